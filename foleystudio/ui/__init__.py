@@ -1,0 +1,1 @@
+"""The desktop application (PySide6 + pyqtgraph), built from the project model."""

@@ -1,0 +1,1 @@
+"""Video: probing, frame decoding, thumbnails, timecode and muxing with PyAV. Never imports Qt."""
