@@ -16,6 +16,15 @@ from pathlib import Path
 
 from foleystudio.errors import OutputError
 
+# Write failures that are about the destination, not a bug: said plainly to the user.
+_WRITE_FAILURES = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "the disk is read-only",
+}
+
 
 def check_output_path(path: str | Path, overwrite: bool = False) -> Path:
     """The output path, after checking it can be written without destroying anything unasked."""
@@ -39,7 +48,18 @@ def _fsync_folder(folder: Path) -> None:
             os.close(descriptor)
 
 
+def _default_mode() -> int:
+    """Permissions a newly created file gets (0o666 less the umask), as open() would give it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _publish(temporary: Path, path: Path, overwrite: bool) -> None:
+    # mkstemp makes owner-only files; give the result the permissions of the file it replaces, or
+    # those of any new file, so a stem or project is as readable as if written directly.
+    mode = path.stat().st_mode & 0o7777 if path.exists() else _default_mode()
+    os.chmod(temporary, mode)
     if overwrite:
         os.replace(temporary, path)
         return
@@ -76,9 +96,12 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
         with open(temporary, "rb+") as written:
             os.fsync(written.fileno())
         _publish(temporary, path, overwrite)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+        if isinstance(error, OSError):
+            reason = _WRITE_FAILURES.get(error.errno) or error.strerror or str(error)
+            raise OutputError(f"{path}: could not be written ({reason})") from None
         raise
     _fsync_folder(path.parent)
 

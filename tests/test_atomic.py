@@ -73,3 +73,26 @@ def test_read_only_folder_for_real(tmp_path):
             write_text_atomic(folder / "x.csv", "x")
     finally:
         folder.chmod(0o700)
+
+
+def test_new_file_gets_normal_permissions_and_replaced_file_keeps_its_own(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        fresh = write_text_atomic(tmp_path / "fresh.csv", "x")
+        assert fresh.stat().st_mode & 0o777 == 0o644
+        kept = tmp_path / "kept.csv"
+        kept.write_text("old")
+        kept.chmod(0o600)
+        write_text_atomic(kept, "new", overwrite=True)
+        assert kept.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(umask)
+
+
+def test_disk_full_during_write_is_an_output_error(tmp_path):
+    import errno
+
+    with pytest.raises(OutputError, match="disk is full"):
+        with atomic_output(tmp_path / "big.wav"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert os.listdir(tmp_path) == []
