@@ -48,6 +48,8 @@ def setup_logging(verbose: bool = False) -> Path | None:
     console = logging.StreamHandler()
     console.setLevel(logging.INFO if verbose else logging.WARNING)
     console.setFormatter(logging.Formatter("foleystudio: %(levelname)s: %(message)s"))
+    # Tracebacks belong in the log file; the caller prints one plain line to the user instead.
+    console.addFilter(lambda record: not record.exc_info)
     for handler in (file_handler, console):
         handler._foleystudio = True
         logger.addHandler(handler)

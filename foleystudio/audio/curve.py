@@ -177,11 +177,8 @@ class LoudnessCurve:
 
     # ---- JSON-friendly form (the project document stores curves this way) ----------------
     def to_dict(self) -> dict:
-        return {
-            "times": [round(float(t), 6) for t in self.times],
-            "left": [round(float(v), 4) for v in self.left],
-            "right": [round(float(v), 4) for v in self.right],
-        }
+        # Full precision, so a curve read back from a project is equal to the one saved.
+        return {"times": self.times.tolist(), "left": self.left.tolist(), "right": self.right.tolist()}
 
     @classmethod
     def from_dict(cls, data: dict) -> LoudnessCurve:

@@ -1,0 +1,64 @@
+"""The `foleystudio` command line: parses arguments, runs a command, turns errors into exit codes.
+
+Exit codes: 0 success; 2 bad input (one line on stderr, no traceback); 1 internal error (the
+traceback goes to the log file, whose path is printed); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from foleystudio import __version__
+from foleystudio.commands import demo, info, loudness
+from foleystudio.errors import UserInputError
+from foleystudio.logs import setup_logging
+
+logger = logging.getLogger(__name__)
+
+COMMANDS = (info, loudness, demo)
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error (its default prints the whole usage block first)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="foleystudio",
+        description="Foley authoring with a local generator. Without a command: the main job "
+        "(for now the headless demo; the desktop application comes with the GUI).",
+    )
+    parser.add_argument("--version", action="version", version=f"FoleyStudio {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also print info messages")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args([*(argv or sys.argv[1:]), "demo"])
+    log_path = setup_logging(args.verbose)
+    try:
+        return args.run(args) or EXIT_OK
+    except UserInputError as error:
+        logger.info("bad input for %s: %s", args.command, error)
+        print(f"foleystudio: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("foleystudio: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:  # noqa: BLE001 - the last line of defence: log it, never a traceback
+        logger.exception("internal error in 'foleystudio %s'", args.command)
+        where = f"; details in {log_path}" if log_path else ""
+        print(f"foleystudio: internal error: {type(error).__name__}: {error}{where}", file=sys.stderr)
+        return EXIT_INTERNAL
