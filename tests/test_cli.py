@@ -87,7 +87,7 @@ def test_silent_file_reports_silence_clearly(tmp_path, capsys):
     assert json.loads(out)["integrated_lufs"] is None
 
 
-@pytest.mark.parametrize(("rate", "channels", "layout"), [(8000, 1, "mono"), (192000, 2, "stereo"), (48000, 6, "5.1")])
+@pytest.mark.parametrize(("rate", "channels", "layout"), [(8000, 1, "mono"), (192000, 2, "stereo"), (48000, 6, "5.1"), (48000, 4, "FL FR BL BR")])
 def test_loudness_of_unusual_rates_and_layouts(tmp_path, capsys, rate, channels, layout):
     path = make_audio(tmp_path / f"ünï côde {rate}.wav", seconds=1.0, rate=rate, channels=channels)
     code, out, _ = run_cli(capsys, "loudness", str(path))

@@ -115,3 +115,68 @@ def layout_for(channels: int | ChannelLayout) -> ChannelLayout:
     if channels < 1 or channels > MAX_CHANNELS:
         raise UserInputError(f"channel count must be between 1 and {MAX_CHANNELS}, got {channels}")
     return _KNOWN.get(channels) or generic_layout(channels)
+
+
+# ---- named speaker positions (FFmpeg's names) -----------------------------------------------------
+@dataclass(frozen=True)
+class Speaker:
+    """A speaker position's BS.1770 weight and its (left, right) gains in the stereo downmix."""
+
+    weight: float
+    left: float
+    right: float
+
+
+# One table for loudness weights and the stereo downmix (ITU-R BS.775 gains), used by the meter and
+# by the audio reader's channel conversion alike. Surround and back speakers carry the 1.41 weight.
+SPEAKERS = {
+    "FL": Speaker(1.0, 1.0, 0.0),
+    "FR": Speaker(1.0, 0.0, 1.0),
+    "FC": Speaker(1.0, DOWNMIX_GAIN, DOWNMIX_GAIN),
+    "LFE": Speaker(0.0, 0.0, 0.0),
+    "LFE2": Speaker(0.0, 0.0, 0.0),
+    "BL": Speaker(SURROUND_WEIGHT, DOWNMIX_GAIN, 0.0),
+    "BR": Speaker(SURROUND_WEIGHT, 0.0, DOWNMIX_GAIN),
+    "SL": Speaker(SURROUND_WEIGHT, DOWNMIX_GAIN, 0.0),
+    "SR": Speaker(SURROUND_WEIGHT, 0.0, DOWNMIX_GAIN),
+    "BC": Speaker(SURROUND_WEIGHT, 0.5, 0.5),
+    "FLC": Speaker(1.0, 1.0, 0.0),
+    "FRC": Speaker(1.0, 0.0, 1.0),
+}
+
+# Channel order of WAVE_FORMAT_EXTENSIBLE files by channel count, for files that name no layout.
+WAVE_ORDER = {
+    1: ("FC",),
+    2: ("FL", "FR"),
+    3: ("FL", "FR", "FC"),
+    4: ("FL", "FR", "BL", "BR"),
+    5: ("FL", "FR", "FC", "BL", "BR"),
+    6: ("FL", "FR", "FC", "LFE", "BL", "BR"),
+    7: ("FL", "FR", "FC", "LFE", "BC", "SL", "SR"),
+    8: ("FL", "FR", "FC", "LFE", "BL", "BR", "SL", "SR"),
+}
+
+
+def layout_from_positions(positions: tuple[str, ...]) -> ChannelLayout:
+    """The layout of channels whose speaker positions are known (e.g. from a file's channel layout).
+
+    Mono, stereo, 5.0 and 5.1 in their usual orders give the standard layouts; other arrangements
+    take each speaker's weight and downmix gains from SPEAKERS. Positions FoleyStudio does not know
+    fall back to the channel-count layout of `layout_for`.
+    """
+    positions = tuple(positions)
+    for layout, order in ((MONO, ("FC",)), (STEREO, WAVE_ORDER[2]), (SURROUND_5_0, WAVE_ORDER[5]),
+                          (SURROUND_5_1, WAVE_ORDER[6]), (SURROUND_5_0, ("FL", "FR", "FC", "SL", "SR")),
+                          (SURROUND_5_1, ("FL", "FR", "FC", "LFE", "SL", "SR"))):
+        if positions == order:
+            return layout
+    if not positions or any(p not in SPEAKERS for p in positions):
+        return layout_for(len(positions))
+    speakers = [SPEAKERS[p] for p in positions]
+    return ChannelLayout(
+        " ".join(positions),
+        positions,
+        tuple(s.weight for s in speakers),
+        tuple(s.left for s in speakers),
+        tuple(s.right for s in speakers),
+    )

@@ -37,6 +37,7 @@ import numpy as np
 import soundfile as sf
 
 from foleystudio.audio.resample import StreamResampler, resampled_length
+from foleystudio.audio.channels import SPEAKERS, WAVE_ORDER
 from foleystudio.errors import MediaError, UserInputError
 from foleystudio.video.probe import check_input_file, open_container
 
@@ -47,36 +48,6 @@ _SOURCE_BLOCK_FRAMES = 65536
 # Formats read with soundfile. MP3 is left to FFmpeg: libsndfile 1.2 decodes it differently
 # depending on how it is read in pieces, and seeks inexactly.
 _SOUNDFILE_FORMATS = frozenset({"WAV", "WAVEX", "RF64", "W64", "FLAC", "OGG", "AIFF", "CAF"})
-_CENTRE_GAIN = 1 / math.sqrt(2)  # -3 dB, ITU-R BS.775
-
-# (left, right) gain of each named channel in the stereo downmix.
-_STEREO_GAINS = {
-    "FL": (1.0, 0.0),
-    "FR": (0.0, 1.0),
-    "FC": (_CENTRE_GAIN, _CENTRE_GAIN),
-    "LFE": (0.0, 0.0),
-    "LFE2": (0.0, 0.0),
-    "BL": (_CENTRE_GAIN, 0.0),
-    "BR": (0.0, _CENTRE_GAIN),
-    "SL": (_CENTRE_GAIN, 0.0),
-    "SR": (0.0, _CENTRE_GAIN),
-    "BC": (0.5, 0.5),
-    "FLC": (1.0, 0.0),
-    "FRC": (0.0, 1.0),
-}
-# Channel order of WAVE_FORMAT_EXTENSIBLE files by channel count (files without a named layout).
-_DEFAULT_POSITIONS = {
-    1: ("FC",),
-    2: ("FL", "FR"),
-    3: ("FL", "FR", "FC"),
-    4: ("FL", "FR", "BL", "BR"),
-    5: ("FL", "FR", "FC", "BL", "BR"),
-    6: ("FL", "FR", "FC", "LFE", "BL", "BR"),
-    7: ("FL", "FR", "FC", "LFE", "BC", "SL", "SR"),
-    8: ("FL", "FR", "FC", "LFE", "BL", "BR", "SL", "SR"),
-}
-
-
 @dataclass(frozen=True)
 class AudioInfo:
     """An audio file, or the first audio track of a video."""
@@ -156,7 +127,7 @@ def _stream_seconds(container, stream) -> float:
 
 
 def _default_positions(channels: int) -> tuple[str, ...]:
-    return _DEFAULT_POSITIONS.get(channels, tuple(f"CH{i + 1}" for i in range(channels)))
+    return WAVE_ORDER.get(channels, tuple(f"CH{i + 1}" for i in range(channels)))
 
 
 # --- channel mapping --------------------------------------------------------------------------
@@ -178,13 +149,13 @@ def convert_channels(audio: np.ndarray, channels: int | None, positions: tuple[s
 def _to_stereo(audio: np.ndarray, positions: tuple[str, ...]) -> np.ndarray:
     if audio.shape[0] == 1:
         return np.repeat(audio, 2, axis=0)
-    unknown = [p for p in positions if p not in _STEREO_GAINS]
+    unknown = [p for p in positions if p not in SPEAKERS]
     if unknown:
         raise MediaError(
             f"cannot mix {audio.shape[0]} channels ({', '.join(positions)}) down to stereo: "
             f"unknown speaker position {unknown[0]}"
         )
-    matrix = np.array([_STEREO_GAINS[p] for p in positions], np.float32).T  # (2, C)
+    matrix = np.array([(SPEAKERS[p].left, SPEAKERS[p].right) for p in positions], np.float32).T  # (2, C)
     return (matrix @ audio).astype(np.float32, copy=False)
 
 

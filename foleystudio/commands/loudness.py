@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 from foleystudio.atomic import check_output_path, write_text_atomic
+from foleystudio.audio.channels import layout_from_positions
 from foleystudio.audio.curve import CURVE_RATE_HZ
 from foleystudio.audio.io import iter_audio_blocks
 from foleystudio.audio.loudness import LoudnessMeter
@@ -33,9 +34,14 @@ def add_parser(subparsers) -> None:
 
 
 def measure_file(path: str | Path, window_s: float = DEFAULT_FRAME_S, hop_s: float = DEFAULT_FRAME_S) -> LoudnessReport:
-    """Measure a file's audio at its own rate and channel layout, streaming in constant memory."""
+    """Measure a file's audio at its own rate and channel layout, streaming in constant memory.
+
+    Channels are weighted by their speaker positions as the file names them (a quad file's back
+    channels count as surrounds), not guessed from the channel count alone.
+    """
     blocks = iter_audio_blocks(path, block_s=1.0)
-    meter = LoudnessMeter(blocks.sample_rate, blocks.channels, curve_window_s=window_s, curve_hop_s=hop_s)
+    layout = layout_from_positions(blocks.info.positions)
+    meter = LoudnessMeter(blocks.sample_rate, layout, curve_window_s=window_s, curve_hop_s=hop_s)
     for block in blocks:
         meter.process(block)
     return meter.result()

@@ -341,3 +341,15 @@ def test_report_to_dict_is_strict_json_with_the_measures():
     brief = report.to_dict(include_series=False)
     assert "curve" not in brief and "momentary" not in brief
     assert brief["integrated_lufs"] == data["integrated_lufs"]
+
+
+def test_layouts_from_speaker_positions():
+    from foleystudio.audio.channels import SURROUND_5_0, layout_from_positions
+
+    assert layout_from_positions(("FL", "FR")) is STEREO
+    assert layout_from_positions(("FL", "FR", "FC", "LFE", "SL", "SR")) is SURROUND_5_1
+    assert layout_from_positions(("FL", "FR", "FC", "BL", "BR")) is SURROUND_5_0
+    quad = layout_from_positions(("FL", "FR", "BL", "BR"))
+    assert quad.weights == (1.0, 1.0, 1.41, 1.41)
+    assert quad.left_mix[2] == pytest.approx(0.7071, abs=1e-4) and quad.right_mix[2] == 0.0
+    assert layout_from_positions(("FL", "FR", "XYZ")).weights == (1.0, 1.0, 1.0)  # unknown: by count
