@@ -150,10 +150,12 @@ ensure_venv() {
 }
 
 ensure_packages() {
-  # The stamp records what was installed, so a second run skips pip unless pyproject.toml changed.
-  local extras="$1" stamp="$VENV/.foleystudio-installed" want
-  want="$(cat "$ROOT/pyproject.toml" | cksum | cut -d' ' -f1)-$extras"
-  if [ -f "$stamp" ] && grep -qx -- "$want" "$stamp"; then
+  # The stamp records pyproject.toml's checksum and the extras installed with it, so a second run
+  # skips pip unless pyproject.toml changed or an extra is missing ("run" is happy with "test").
+  local extras="$1" stamp="$VENV/.foleystudio-installed" checksum
+  checksum="$(cksum <"$ROOT/pyproject.toml" | cut -d' ' -f1)"
+  if [ -f "$stamp" ] && [ "$(head -n 1 "$stamp")" = "$checksum" ] \
+      && { [ -z "$extras" ] || grep -qx -- "$extras" "$stamp"; }; then
     return 0
   fi
   say "installing the pinned Python packages (first time: about 2 GB of downloads, a few minutes)"
@@ -161,7 +163,7 @@ ensure_packages() {
   local target="$ROOT"
   [ -n "$extras" ] && target="$ROOT[$extras]"
   "$VENV/bin/python" -m pip install -q --no-build-isolation -e "$target"
-  printf '%s\n' "$want" >"$stamp"
+  printf '%s\n%s\n' "$checksum" "$extras" >"$stamp"
 }
 
 [ "$(uname -s)" = Linux ] && ensure_linux_libraries
