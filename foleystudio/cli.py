@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from foleystudio import __version__
@@ -18,7 +19,7 @@ from foleystudio.logs import setup_logging
 logger = logging.getLogger(__name__)
 
 COMMANDS = (info, loudness, demo)
-EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         logger.info("bad input for %s: %s", args.command, error)
         print(f"foleystudio: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # Whoever read our output stopped (`foleystudio loudness x.wav | head`): not an error of
+        # ours. Point stdout at devnull so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("foleystudio: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -203,3 +203,12 @@ def test_demo_writes_a_bwf_with_its_loudness(tmp_path, capsys):
     code, _, err = run_cli(capsys, "demo", "--out", str(tmp_path))
     assert_one_line_error(code, err, "already exists")
     assert run_cli(capsys, "demo", "--out", str(tmp_path), "--overwrite")[0] == 0
+
+
+def test_output_piped_into_a_closed_reader_is_not_an_error(tmp_path):
+    # Five minutes of JSON series is far more than a pipe buffer, so the writer meets the closed pipe.
+    path = make_audio(tmp_path / "long.wav", seconds=300.0, rate=8000, channels=1)
+    command = f"{sys.executable} -m foleystudio loudness --json '{path}' | head -n 1"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert result.stdout == "{\n"
+    assert result.stderr == ""

@@ -304,3 +304,19 @@ def test_unicode_and_spaces_in_output_path(tmp_path):
     write_wav(target, tone(0.1, 48000, 2), 48000, bext=BextInfo(description="gravier"))
     assert sf.info(str(target)).frames == 4800
     assert read_bext(target).description == "gravier"
+
+
+def test_bext_is_read_by_an_independent_parser(tmp_path):
+    """FFmpeg's WAV demuxer (through PyAV) reads our bext chunk: description, date, 64-bit time reference."""
+    # 23:59:00 at 96 kHz is past 2**32 samples, so the high word of the time reference matters.
+    reference = 86340 * 96000
+    bext = BextInfo(description="Door slam, heavy", origination_date="2026-01-02",
+                    origination_time="03:04:05", time_reference_samples=reference)
+    path = write_wav(tmp_path / "stem.wav", np.zeros((2, 960), np.float32), 96000, bext=bext).path
+    with av.open(str(path)) as container:
+        tags = container.metadata
+    assert tags["comment"] == "Door slam, heavy"
+    assert tags["encoded_by"] == "FoleyStudio"
+    assert (tags["date"], tags["creation_time"]) == ("2026-01-02", "03:04:05")
+    assert int(tags["time_reference"]) == reference
+    assert tags["coding_history"].startswith("A=PCM,F=96000,W=24,M=stereo")
