@@ -56,6 +56,7 @@ WEIGHTS_SUFFIX = ".safetensors"
 
 _COMPONENT_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
+
 class ModelError(UserInputError):
     """A model folder that is missing, incomplete, damaged or does not fit the model it is loaded into."""
 
