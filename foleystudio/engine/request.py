@@ -12,32 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from foleystudio.audio.curve import LoudnessCurve
+from foleystudio.engine.guidance import GuidanceScales
 from foleystudio.errors import UserInputError
 
 MAX_VARIATIONS = 8
 MAX_STEPS = 200
-MAX_GUIDANCE = 20.0
 SAMPLERS = ("euler", "heun")
 # A curve may end up to one frame before the take: its last value is held to the end.
 _CURVE_SLACK_S = 1.0 / 6.0 + 1e-6
-
-
-@dataclass(frozen=True)
-class Guidance:
-    """Classifier-free guidance scale per modality (1 = plain conditional, 0 = ignore it)."""
-
-    video: float = 3.0
-    text: float = 4.5
-    audio: float = 2.0
-
-    def __post_init__(self) -> None:
-        for name in ("video", "text", "audio"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise UserInputError(f"{name} guidance must be a number, got {value!r}")
-            if not 0.0 <= value <= MAX_GUIDANCE:
-                raise UserInputError(f"{name} guidance must be between 0 and {MAX_GUIDANCE:g}, got {value}")
-            object.__setattr__(self, name, float(value))
 
 
 @dataclass(frozen=True)
@@ -65,7 +47,7 @@ class GenerationRequest:
     follow_video: bool = True
     curve: LoudnessCurve | None = None
     adherence: float = 0.8
-    guidance: Guidance = field(default_factory=Guidance)
+    guidance: GuidanceScales = field(default_factory=GuidanceScales)
     steps: int = 25
     sampler: str = "euler"
     seed: int = 0

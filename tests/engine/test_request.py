@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from foleystudio.audio.curve import LoudnessCurve
-from foleystudio.engine.request import GenerationRequest, Guidance, VideoSpan, compose_caption
+from foleystudio.engine.guidance import GuidanceScales
+from foleystudio.engine.request import GenerationRequest, VideoSpan, compose_caption
 from foleystudio.errors import UserInputError
 
 
@@ -45,10 +46,10 @@ def test_bad_values_are_named(changes, message):
 
 
 def test_bad_guidance_and_video_start():
-    with pytest.raises(UserInputError, match="text guidance must be between 0 and 20"):
-        Guidance(text=-1)
-    with pytest.raises(UserInputError, match="video guidance must be a number"):
-        Guidance(video=float("inf"))
+    with pytest.raises(UserInputError, match="text guidance must be 0 or more"):
+        GenerationRequest(duration_s=1.0, guidance=GuidanceScales(text=-1))
+    with pytest.raises(UserInputError, match="video guidance must be a finite number"):
+        GuidanceScales(video=float("inf"))
     with pytest.raises(UserInputError, match="video start must be >= 0"):
         VideoSpan("a.mp4", -2.0)
 
