@@ -12,13 +12,13 @@ import os
 import sys
 
 from foleystudio import __version__
-from foleystudio.commands import demo, info, loudness
+from foleystudio.commands import demo, generate, info, loudness, predict_curve
 from foleystudio.errors import UserInputError
 from foleystudio.logs import setup_logging
 
 logger = logging.getLogger(__name__)
 
-COMMANDS = (info, loudness, demo)
+COMMANDS = (info, loudness, generate, predict_curve, demo)
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 

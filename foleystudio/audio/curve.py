@@ -160,7 +160,10 @@ class LoudnessCurve:
         if not values:
             raise UserInputError(f"{source} has a header but no rows")
         table = np.array(values)
-        return cls(table[:, 0], table[:, 1], table[:, 2])
+        try:
+            return cls(table[:, 0], table[:, 1], table[:, 2])
+        except UserInputError as error:
+            raise UserInputError(f"{source}: {error}") from None
 
     @classmethod
     def read_csv(cls, path: str | Path) -> LoudnessCurve:

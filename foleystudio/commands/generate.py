@@ -1,0 +1,162 @@
+"""`foleystudio generate ... --out OUT.wav`: takes from prompts, a video, a reference and a curve.
+
+Writes OUT.wav (or OUT_1.wav, OUT_2.wav, ... for variations) as 24-bit 44.1 kHz BWF with the
+take's loudness in the bext chunk, and the measured curve as CSV beside each. Every output name is
+checked before generating, so nothing is overwritten and no time is spent on takes that cannot
+be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from foleystudio.atomic import check_output_path, write_text_atomic
+from foleystudio.audio.curve import LoudnessCurve
+from foleystudio.commands._args import positive_seconds
+from foleystudio.commands.predict_curve import add_model_arguments
+from foleystudio.errors import UserInputError
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("generate", help="generate takes (text-to-audio, or video-to-audio with --video)")
+    parser.add_argument("--video", help="video the take accompanies (without it: text-to-audio)")
+    parser.add_argument("--start", type=float, default=0.0, metavar="S", help="start in the video (s)")
+    parser.add_argument("--duration", type=positive_seconds, metavar="S",
+                        help="take length (default: the curve's, else the rest of the video)")
+    parser.add_argument("--prompt", default="", help="on-screen sound, in words")
+    parser.add_argument("--offscreen", default="", help="off-screen sound, in words")
+    parser.add_argument("--negative", default="", help="what the take should not sound like")
+    parser.add_argument("--ref", metavar="AUDIO", help="reference sound (audio prompt)")
+    curve = parser.add_mutually_exclusive_group()
+    curve.add_argument("--curve", metavar="CSV", help="loudness curve CSV (time_s,left_lufs,right_lufs)")
+    curve.add_argument("--curve-from", metavar="AUDIO", help="use the loudness curve of this audio file")
+    curve.add_argument("--predict-curve", action="store_true", help="predict the curve from the video")
+    parser.add_argument("--adherence", type=float, default=0.8, help="how strictly the take follows the curve, 0..1")
+    parser.add_argument("--guidance-video", type=float, default=2.5, metavar="X")
+    parser.add_argument("--guidance-text", type=float, default=2.5, metavar="X")
+    parser.add_argument("--guidance-audio", type=float, default=2.5, metavar="X")
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--sampler", choices=("euler", "heun"), default="euler")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--variations", type=int, default=1)
+    add_model_arguments(parser)
+    parser.add_argument("--out", required=True, metavar="OUT.wav", help="where to write the take")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    parser.set_defaults(run=run)
+
+
+def output_paths(out: str, variations: int) -> list[tuple[Path, Path]]:
+    """(wav, csv) per variation: OUT.wav, or OUT_1.wav ... OUT_N.wav; the curve beside each."""
+    out = Path(out)
+    if out.suffix.lower() != ".wav":
+        raise UserInputError(f"{out}: the output must be a .wav file")
+    stems = [out.stem] if variations == 1 else [f"{out.stem}_{index}" for index in range(1, variations + 1)]
+    return [(out.with_name(stem + ".wav"), out.with_name(stem + ".csv")) for stem in stems]
+
+
+def _curve(args: argparse.Namespace, engine) -> LoudnessCurve | None:
+    if args.curve:
+        return LoudnessCurve.read_csv(args.curve)
+    if args.curve_from:
+        from foleystudio.audio.io import read_audio
+        from foleystudio.audio.loudness import loudness_curve
+
+        audio, rate = read_audio(args.curve_from, channels=2)
+        return loudness_curve(audio, rate)
+    if args.predict_curve:
+        if not args.video:
+            raise UserInputError("--predict-curve needs --video")
+        from foleystudio.engine.lufs_predictor import predict_curve
+
+        return predict_curve(engine.lufs_predictor, args.video, args.start, args.duration, engine.device)
+    return None
+
+
+def _duration(args: argparse.Namespace, curve: LoudnessCurve | None, window_s: float) -> float:
+    if args.duration:
+        return args.duration
+    if curve is not None:
+        return curve.end_s
+    if args.video:
+        from foleystudio.video.probe import probe_media
+
+        remaining = probe_media(args.video).duration_s - args.start
+        if remaining <= 0:
+            raise UserInputError(f"--start {args.start} s is past the end of {args.video}")
+        return min(remaining, window_s)
+    raise UserInputError("give --duration (or --video or a curve) to say how long the take is")
+
+
+def _fit(curve: LoudnessCurve | None, duration_s: float) -> LoudnessCurve | None:
+    """A curve cut to the take (a longer reference's curve is trimmed, never stretched)."""
+    if curve is None or curve.end_s <= duration_s + 1e-6:
+        return curve
+    keep = curve.times < duration_s - 1e-9
+    return LoudnessCurve(curve.times[keep], curve.left[keep], curve.right[keep])
+
+
+def build_request(args: argparse.Namespace, engine):
+    from foleystudio.engine.guidance import GuidanceScales
+    from foleystudio.engine.request import GenerationRequest, VideoSpan
+
+    curve = _curve(args, engine)
+    duration = _duration(args, curve, engine.config.window_s)
+    return GenerationRequest(
+        duration_s=duration, on_screen_prompt=args.prompt, off_screen_prompt=args.offscreen,
+        negative_prompt=args.negative, reference_audio=args.ref,
+        video=VideoSpan(args.video, args.start) if args.video else None, curve=_fit(curve, duration),
+        adherence=args.adherence,
+        guidance=GuidanceScales(video=args.guidance_video, text=args.guidance_text, audio=args.guidance_audio),
+        steps=args.steps, sampler=args.sampler, seed=args.seed, variations=args.variations,
+        model=args.model, device=args.device,
+    )
+
+
+def _progress(step) -> None:
+    if sys.stderr.isatty():
+        print(f"\rstep {step.i}/{step.total}", end="", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from foleystudio.engine.builder import load_engine
+    from foleystudio.engine.pipeline import generate, run_to_end
+
+    paths = output_paths(args.out, args.variations)
+    for wav, csv in paths:
+        check_output_path(wav, args.overwrite)
+        check_output_path(csv, args.overwrite)
+    engine = load_engine(args.model, args.device)
+    request = build_request(args, engine)
+    takes = run_to_end(generate(engine, request), _progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    for take, (wav, csv) in zip(takes, paths):
+        write_take(take, wav, args.overwrite)
+        write_text_atomic(csv, take.measured_curve.to_csv_text(), overwrite=args.overwrite)
+        report = take.conformance
+        print(f"{wav}: seed {take.seed}, model {take.model_id}, true peak {report.true_peak_dbtp:.1f} dBTP, "
+              f"curve deviation {report.max_deviation_lu:.1f} LU; curve in {csv.name}")
+    return 0
+
+
+def write_take(take, path: Path, overwrite: bool) -> None:
+    """A take as 24-bit BWF carrying its programme loudness and what made it."""
+    from foleystudio.audio.loudness import measure
+    from foleystudio.audio.wav import BextInfo, write_wav
+
+    report = measure(take.audio, take.sample_rate)
+    request = take.request
+    start = request.video.start_s if request.video else 0.0
+    bext = BextInfo(
+        description=(request.caption or "FoleyStudio take")[:256],
+        originator_reference=f"seed {take.seed}"[:32],
+        time_reference_samples=int(round(start * take.sample_rate)),
+        integrated_lufs=None if report.is_silent else report.integrated_lufs,
+        loudness_range_lu=report.loudness_range_lu,
+        max_true_peak_dbtp=max(report.true_peak_dbtp, -327.0),
+        max_momentary_lufs=max(report.max_momentary_lufs, -327.0),
+        max_short_term_lufs=max(report.max_short_term_lufs, -327.0),
+    )
+    write_wav(path, take.audio, take.sample_rate, bit_depth=24, bext=bext, overwrite=overwrite)

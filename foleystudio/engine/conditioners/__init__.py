@@ -1,0 +1,293 @@
+"""The conditioners: raw condition inputs -> `EncodedConditions` for the DiT.
+
+`Conditioners.encode(rows, latent_frames, latent_rate)` is the ONE path from inputs to encoded
+conditions, used by inference (one row per guidance branch) and training (one row per item, after
+condition dropout). A row names the prompt modalities it keeps; a modality that is not kept is
+treated exactly like one that was never given, so a dropped condition in training and an absent
+one at inference are the same computation, which classifier-free guidance relies on.
+
+Cross-attention sequence of a row, in segments:
+    [global (1) | LUFS (T_6) | text (L) | reference audio (K) | video (T_v)]
+Each segment has a learned type vector. An absent modality has no real tokens in its segment
+(mask False; the segment is left out entirely when no row of the batch has it). The global token
+(timing + task) is always real, so no row ever has an empty sequence.
+Frame-aligned features: LUFS frames + video frames, each replaced by a learned "absent" vector when
+that input is missing, so the DiT can tell "no curve" from "silence".
+Globals: timing embedding + task embedding (which of text, audio, video the row carries).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from foleystudio.engine.conditioners.layers import pad_stack
+from foleystudio.engine.conditioners.lufs import LufsEncoder
+from foleystudio.engine.conditioners.reference_audio import ReferenceAudioEncoder
+from foleystudio.engine.conditioners.task import TaskEmbedding, task_id
+from foleystudio.engine.conditioners.text import TextEncoder, TransformersTextEncoder
+from foleystudio.engine.conditioners.timing import TimingEncoder
+from foleystudio.engine.conditioners.tokenizer import PAD_ID, WordTokenizer
+from foleystudio.engine.conditioners.video import VideoEncoder
+from foleystudio.engine.conditions import (
+    LUFS_RATE_HZ,
+    MODALITIES,
+    VIDEO_RATE_HZ,
+    ConditionInputs,
+    EncodedConditions,
+)
+from foleystudio.errors import UserInputError
+
+logger = logging.getLogger(__name__)
+
+BUILTIN_TEXT_ENCODER = "builtin"
+_SEGMENTS = ("global", "lufs", "text", "audio", "video")
+
+
+@dataclass(frozen=True)
+class ConditionerConfig:
+    """Sizes of the condition encoders (their output width is the DiT's width)."""
+
+    text_vocab_size: int = 8192
+    text_hash_buckets: int = 1024
+    text_max_tokens: int = 64
+    text_width: int = 256
+    text_depth: int = 2
+    text_heads: int = 4
+    # "builtin", or the folder of a local transformers encoder (loaded offline).
+    text_encoder: str = BUILTIN_TEXT_ENCODER
+    video_feature_dim: int = 256
+    motion_dim: int = 5
+    ref_n_mels: int = 64
+    ref_n_fft: int = 2048
+    ref_hop_length: int = 512
+    ref_tokens: int = 16
+    ref_width: int = 256
+    ref_heads: int = 4
+    ref_max_seconds: float = 10.0
+    max_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if name == "text_encoder":
+                if not isinstance(value, str) or not value:
+                    raise ValueError("ConditionerConfig.text_encoder must be 'builtin' or a folder path")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"ConditionerConfig.{name} must be positive, got {value!r}")
+        for width, heads, what in ((self.text_width, self.text_heads, "text"), (self.ref_width, self.ref_heads, "ref")):
+            if width % heads or (width // heads) % 2:
+                raise ValueError(f"{what} width {width} must split into {heads} heads of even size")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ConditionerConfig:
+        return cls(**data)
+
+
+TINY_CONDITIONERS = ConditionerConfig(
+    text_vocab_size=512, text_hash_buckets=64, text_max_tokens=32, text_width=32, text_depth=1, text_heads=2,
+    video_feature_dim=16, ref_n_mels=16, ref_n_fft=1024, ref_hop_length=1024, ref_tokens=4, ref_width=32, ref_heads=2,
+)
+SMALL_CONDITIONERS = ConditionerConfig()
+BASE_CONDITIONERS = ConditionerConfig(
+    text_vocab_size=32768, text_hash_buckets=4096, text_max_tokens=96, text_width=768, text_depth=6, text_heads=12,
+    video_feature_dim=512, ref_n_mels=128, ref_tokens=32, ref_width=512, ref_heads=8,
+)
+
+
+@dataclass(frozen=True, eq=False)
+class ConditionRow:
+    """One batch row: a request's (or item's) inputs and which prompt modalities it keeps.
+
+    Modalities not in ``inputs.present`` are ignored. negative_text: the text slot holds the
+    negative prompt (guidance branches before the text step), if the inputs have one.
+    use_lufs: False treats the curve as absent (curve dropout in training).
+    """
+
+    inputs: ConditionInputs
+    modalities: frozenset[str]
+    negative_text: bool = False
+    use_lufs: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = set(self.modalities) - set(MODALITIES)
+        if unknown:
+            raise ValueError(f"unknown modality {sorted(unknown)[0]!r} (known: {', '.join(MODALITIES)})")
+        object.__setattr__(self, "modalities", frozenset(self.modalities) & self.inputs.present)
+
+    @property
+    def text_ids(self) -> tuple[int, ...]:
+        if self.negative_text and self.inputs.has_negative_text:
+            return self.inputs.negative_text_ids
+        return self.inputs.text_ids if "text" in self.modalities else ()
+
+    @property
+    def task(self) -> int:
+        carried = set(self.modalities - {"text"}) | ({"text"} if self.text_ids else set())
+        return task_id(carried)
+
+    @property
+    def lufs(self) -> torch.Tensor | None:
+        return self.inputs.lufs if self.use_lufs else None
+
+
+class Conditioners(nn.Module):
+    def __init__(self, config: ConditionerConfig, width: int, tokenizer: WordTokenizer | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.width = width
+        self.text = _text_encoder(config, width, tokenizer)
+        self.reference_audio = ReferenceAudioEncoder(
+            width, config.ref_n_mels, config.ref_n_fft, config.ref_hop_length, config.ref_tokens,
+            config.ref_max_seconds, config.ref_width, config.ref_heads,
+        )
+        self.video = VideoEncoder(width, config.video_feature_dim, config.motion_dim, VIDEO_RATE_HZ)
+        self.lufs = LufsEncoder(width, LUFS_RATE_HZ)
+        self.timing = TimingEncoder(width, config.max_seconds)
+        self.task = TaskEmbedding(width)
+        self.global_token = nn.Linear(width, width)
+        self.segment_types = nn.Parameter(torch.randn(len(_SEGMENTS), width) * width**-0.5)
+        self.absent_lufs_frame = nn.Parameter(torch.zeros(width))
+        self.absent_video_frame = nn.Parameter(torch.zeros(width))
+
+    def tokenize(self, text: str) -> tuple[int, ...]:
+        return tuple(self.text.tokenize(text))
+
+    def encode(self, rows: Sequence[ConditionRow], latent_frames: int, latent_rate: float) -> EncodedConditions:
+        if not rows:
+            raise ValueError("no condition rows to encode")
+        if latent_frames < 1:
+            raise ValueError(f"latent_frames must be >= 1, got {latent_frames}")
+        device, dtype = self.segment_types.device, self.segment_types.dtype
+        start = torch.tensor([row.inputs.start_s for row in rows], device=device)
+        total = torch.tensor([row.inputs.total_s for row in rows], device=device)
+        tasks = torch.tensor([row.task for row in rows], device=device)
+        globals_ = self.timing(start, total) + self.task(tasks)
+        segments = [(self.global_token(globals_)[:, None], torch.ones(len(rows), 1, dtype=torch.bool, device=device))]
+        lufs_tokens, lufs_frames = self._lufs(rows, latent_frames, latent_rate)
+        video_tokens, video_frames = self._video(rows, latent_frames, latent_rate)
+        segments += [lufs_tokens, self._text(rows), self._audio(rows), video_tokens]
+        tokens, masks = [], []
+        for kind, segment in zip(_SEGMENTS, segments, strict=True):
+            if segment is None:
+                continue
+            values, mask = segment
+            tokens.append((values + self.segment_types[_SEGMENTS.index(kind)]) * mask[..., None].to(dtype))
+            masks.append(mask)
+        return EncodedConditions(torch.cat(tokens, 1), torch.cat(masks, 1), lufs_frames + video_frames, globals_)
+
+    # ---- per modality ------------------------------------------------------------------------------
+    def _text(self, rows):
+        sequences = [row.text_ids for row in rows]
+        unique = sorted({ids for ids in sequences if ids})
+        if not unique:
+            return None
+        device = self.segment_types.device
+        ids, lengths = pad_stack([torch.tensor(seq, dtype=torch.long) for seq in unique], device)
+        vocab = getattr(getattr(self.text, "embed", None), "num_embeddings", None)
+        if vocab is not None and int(ids.max()) >= vocab:
+            raise UserInputError(f"text token id {int(ids.max())} is outside the vocabulary of {vocab} ids")
+        mask = torch.arange(ids.shape[1], device=device)[None] < lengths[:, None]
+        encoded = self.text(ids.masked_fill(~mask, PAD_ID), mask)
+        index = [unique.index(ids) if ids else None for ids in sequences]
+        return _scatter(index, encoded, mask)
+
+    def _audio(self, rows):
+        index, unique = _unique_inputs(rows, lambda row: "audio" in row.modalities)
+        if not unique:
+            return None
+        encoded = self.reference_audio([item.reference_audio for item in unique])
+        mask = torch.ones(encoded.shape[:2], dtype=torch.bool, device=encoded.device)
+        return _scatter(index, encoded, mask)
+
+    def _video(self, rows, latent_frames, latent_rate):
+        index, unique = _unique_inputs(rows, lambda row: "video" in row.modalities)
+        absent = self.absent_video_frame.expand(len(rows), latent_frames, -1)
+        if not unique:
+            return None, absent
+        device = self.segment_types.device
+        for item in unique:
+            self._check_video(item)
+        features, lengths = pad_stack([item.video_features for item in unique], device)
+        motion, _ = pad_stack([_motion(item, self.config.motion_dim) for item in unique], device)
+        starts = torch.tensor([item.video_start_s for item in unique], device=device)
+        tokens, mask, frames = self.video(features, motion, lengths, starts, latent_frames, latent_rate)
+        return _scatter(index, tokens, mask), _scatter_frames(index, frames, absent)
+
+    def _lufs(self, rows, latent_frames, latent_rate):
+        index, unique = _unique_inputs(rows, lambda row: row.lufs is not None)
+        absent = self.absent_lufs_frame.expand(len(rows), latent_frames, -1)
+        if not unique:
+            return None, absent
+        device = self.segment_types.device
+        curves, lengths = pad_stack([item.lufs.transpose(0, 1) for item in unique], device)
+        starts = torch.tensor([item.lufs_start_s for item in unique], device=device)
+        tokens, mask, frames = self.lufs(curves, lengths, starts, latent_frames, latent_rate)
+        return _scatter(index, tokens, mask), _scatter_frames(index, frames, absent)
+
+    def _check_video(self, item: ConditionInputs) -> None:
+        if item.video_features.shape[1] != self.config.video_feature_dim:
+            raise UserInputError(
+                f"video features have {item.video_features.shape[1]} values per frame; "
+                f"this model expects {self.config.video_feature_dim}"
+            )
+        if item.video_motion is not None and item.video_motion.shape[1] != self.config.motion_dim:
+            raise UserInputError(
+                f"video motion has {item.video_motion.shape[1]} channels; this model expects {self.config.motion_dim}"
+            )
+
+
+def _text_encoder(config: ConditionerConfig, width: int, tokenizer: WordTokenizer | None) -> nn.Module:
+    if config.text_encoder != BUILTIN_TEXT_ENCODER:
+        return TransformersTextEncoder(config.text_encoder, width, config.text_max_tokens)
+    if tokenizer is None:
+        # Hash buckets only: deterministic ids for any word until a tokenizer is trained.
+        tokenizer = WordTokenizer((), config.text_vocab_size, config.text_hash_buckets)
+    if tokenizer.vocab_size != config.text_vocab_size:
+        raise UserInputError(
+            f"tokenizer has {tokenizer.vocab_size} ids but the model config expects {config.text_vocab_size}"
+        )
+    return TextEncoder(tokenizer, width, config.text_width, config.text_depth, config.text_heads, config.text_max_tokens)
+
+
+def _motion(item: ConditionInputs, motion_dim: int) -> torch.Tensor:
+    if item.video_motion is not None:
+        return item.video_motion
+    return torch.zeros(item.video_features.shape[0], motion_dim)
+
+
+def _unique_inputs(rows, wanted) -> tuple[list[int | None], list[ConditionInputs]]:
+    """Per row, the index of its inputs among the distinct inputs that need encoding (None = not)."""
+    positions: dict[int, int] = {}
+    unique: list[ConditionInputs] = []
+    index: list[int | None] = []
+    for row in rows:
+        if not wanted(row):
+            index.append(None)
+            continue
+        key = id(row.inputs)
+        if key not in positions:
+            positions[key] = len(unique)
+            unique.append(row.inputs)
+        index.append(positions[key])
+    return index, unique
+
+
+def _scatter(index: list[int | None], values: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of [U, S, D] / [U, S] to [N, S, D] / [N, S]; rows with index None are empty (mask False)."""
+    rows = torch.tensor([0 if i is None else i for i in index], device=values.device)
+    present = torch.tensor([i is not None for i in index], device=values.device)
+    out_mask = mask[rows] & present[:, None]
+    return values[rows] * out_mask[..., None].to(values.dtype), out_mask
+
+
+def _scatter_frames(index: list[int | None], frames: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
+    rows = torch.tensor([0 if i is None else i for i in index], device=frames.device)
+    present = torch.tensor([i is not None for i in index], device=frames.device)
+    return torch.where(present[:, None, None], frames[rows], absent)

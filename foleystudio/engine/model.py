@@ -1,0 +1,135 @@
+"""The generator network: conditioners + DiT, with its frozen config and presets.
+
+`FoleyGenerator.encode_conditions(inputs, branches, latent_frames)` encodes one request once, one
+batch row per guidance branch; `velocity(x, t, conditions)` is the flow-matching velocity the
+sampler integrates. Training uses `encode_rows` (the same path) through `flow.flow_matching_loss`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from foleystudio.engine.conditioners import (
+    BASE_CONDITIONERS,
+    SMALL_CONDITIONERS,
+    TINY_CONDITIONERS,
+    ConditionerConfig,
+    ConditionRow,
+    Conditioners,
+)
+from foleystudio.engine.conditioners.tokenizer import WordTokenizer
+from foleystudio.engine.conditions import MODALITIES, ConditionInputs, EncodedConditions
+from foleystudio.engine.dit import BASE_DIT, SMALL_DIT, TINY_DIT, DiT, DiTConfig
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LATENT_RATE = 44100 / 2048  # 21.53 latent frames/s, Tri-Ergon's VAE rate
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """The generator's shape: backbone, condition encoders, and the codec's latent rate."""
+
+    dit: DiTConfig
+    conditioners: ConditionerConfig
+    latent_rate: float = DEFAULT_LATENT_RATE
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dit, DiTConfig) or not isinstance(self.conditioners, ConditionerConfig):
+            raise ValueError("GeneratorConfig needs a DiTConfig and a ConditionerConfig")
+        if isinstance(self.latent_rate, bool) or not (math.isfinite(self.latent_rate) and 0 < self.latent_rate <= 50):
+            raise ValueError(f"latent_rate must be in (0, 50] frames/s, got {self.latent_rate!r}")
+
+    @property
+    def latent_channels(self) -> int:
+        return self.dit.latent_channels
+
+    @property
+    def width(self) -> int:
+        return self.dit.width
+
+    @property
+    def max_seconds(self) -> float:
+        return self.conditioners.max_seconds
+
+    @property
+    def max_latent_frames(self) -> int:
+        return math.ceil(self.max_seconds * self.latent_rate)
+
+    def for_codec(self, latent_channels: int, latent_rate: float) -> GeneratorConfig:
+        """This config fitted to a codec's latent size and rate."""
+        return replace(self, dit=replace(self.dit, latent_channels=latent_channels), latent_rate=float(latent_rate))
+
+    def to_dict(self) -> dict:
+        return {"dit": self.dit.to_dict(), "conditioners": self.conditioners.to_dict(), "latent_rate": self.latent_rate}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> GeneratorConfig:
+        return cls(DiTConfig.from_dict(data["dit"]), ConditionerConfig.from_dict(data["conditioners"]),
+                   float(data["latent_rate"]))
+
+
+TINY_GENERATOR = GeneratorConfig(TINY_DIT, TINY_CONDITIONERS)
+SMALL_GENERATOR = GeneratorConfig(SMALL_DIT, SMALL_CONDITIONERS)
+BASE_GENERATOR = GeneratorConfig(BASE_DIT, BASE_CONDITIONERS)
+
+
+class FoleyGenerator(nn.Module):
+    def __init__(self, config: GeneratorConfig, tokenizer: WordTokenizer | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.conditioners = Conditioners(config.conditioners, config.width, tokenizer)
+        self.dit = DiT(config.dit, config.latent_rate)
+
+    @property
+    def latent_rate(self) -> float:
+        return self.config.latent_rate
+
+    def tokenize(self, text: str) -> tuple[int, ...]:
+        """Token ids of a caption or negative prompt for `ConditionInputs`."""
+        return self.conditioners.tokenize(text)
+
+    def latent_frames_for(self, seconds: float) -> int:
+        return max(1, math.ceil(seconds * self.latent_rate - 1e-9))
+
+    def encode_conditions(self, inputs: ConditionInputs, branches: Iterable, latent_frames: int) -> EncodedConditions:
+        """One row per branch, in the given order.
+
+        A branch is a set of modalities (subset of video, text, audio) or an object with
+        ``modalities`` and ``negative_text`` (`guidance.Branch`). For a plain set, the negative
+        prompt (if any) fills the text slot of branches without "text".
+        """
+        rows = [self._row(inputs, branch) for branch in branches]
+        return self.encode_rows(rows, latent_frames)
+
+    def encode_rows(self, rows: Sequence[ConditionRow], latent_frames: int) -> EncodedConditions:
+        """The one encoding path (inference branches and training items alike)."""
+        return self.conditioners.encode(rows, latent_frames, self.latent_rate)
+
+    def velocity(self, x: torch.Tensor, t, cond: EncodedConditions) -> torch.Tensor:
+        """x [B, C, T], t [B] (or a number) in [0, 1] -> velocity [B, C, T]."""
+        if not isinstance(t, torch.Tensor):
+            t = torch.tensor(float(t), device=x.device)
+        return self.dit(x, t.to(device=x.device, dtype=torch.float32), cond)
+
+    forward = velocity
+
+    @staticmethod
+    def _row(inputs: ConditionInputs, branch) -> ConditionRow:
+        if hasattr(branch, "modalities"):
+            return ConditionRow(inputs, frozenset(branch.modalities), bool(getattr(branch, "negative_text", False)))
+        modalities = frozenset(branch)
+        unknown = modalities - set(MODALITIES)
+        if unknown:
+            raise ValueError(f"unknown modality {sorted(unknown)[0]!r} in a branch")
+        return ConditionRow(inputs, modalities, negative_text="text" not in modalities)
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())

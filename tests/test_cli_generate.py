@@ -1,0 +1,107 @@
+"""`foleystudio generate` and `predict-curve` on the tiny untrained preset: files, names, errors."""
+
+import pytest
+import soundfile as sf
+
+from foleystudio.audio.curve import LoudnessCurve
+from foleystudio.audio.wav import read_bext
+from foleystudio.cli import main
+from tests.media import make_video
+from tests.test_cli import assert_one_line_error
+
+TINY = ["--model", "preset:tiny", "--steps", "3"]
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_text_to_audio_writes_bwf_takes_and_their_curves(tmp_path, capsys):
+    out = tmp_path / "door slam.wav"
+    code, printed, _ = run_cli(capsys, "generate", *TINY, "--prompt", "door slam", "--duration", "1.5",
+                               "--variations", "2", "--seed", "5", "--out", str(out))
+    assert code == 0
+    for index, seed in ((1, 5), (2, 6)):
+        wav = tmp_path / f"door slam_{index}.wav"
+        info = sf.info(str(wav))
+        assert (info.samplerate, info.channels, info.subtype, info.frames) == (44100, 2, "PCM_24", 66150)
+        bext = read_bext(wav)
+        assert bext.description == "on screen: door slam" and bext.originator_reference == f"seed {seed}"
+        assert bext.max_true_peak_dbtp <= -1.0 + 0.02
+        assert len(LoudnessCurve.read_csv(tmp_path / f"door slam_{index}.csv")) == 9
+        assert f"seed {seed}" in printed
+
+
+def test_video_take_with_predicted_curve_and_predict_curve_command(tmp_path, capsys):
+    video = make_video(tmp_path / "clip.mp4", seconds=2.0)
+    code, _, err = run_cli(capsys, "generate", *TINY, "--video", str(video), "--predict-curve",
+                           "--out", str(tmp_path / "take.wav"))
+    assert code == 0, err
+    assert sf.info(str(tmp_path / "take.wav")).frames == pytest.approx(88200, abs=441 * 17)
+    code, _, err = run_cli(capsys, "predict-curve", str(video), "--model", "preset:tiny", "--out", str(tmp_path / "c.csv"))
+    assert code == 0, err
+    curve = LoudnessCurve.read_csv(tmp_path / "c.csv")
+    assert len(curve) >= 12 and curve.left.max() <= 0.0 and curve.left.min() >= -70.0
+
+
+def test_existing_output_is_refused_before_generating(tmp_path, capsys):
+    (tmp_path / "take.csv").write_text("keep me")
+    code, _, err = run_cli(capsys, "generate", *TINY, "--duration", "1", "--out", str(tmp_path / "take.wav"))
+    assert_one_line_error(code, err, "take.csv", "already exists")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["take.csv"]
+
+
+def _nan_curve(tmp_path):
+    path = tmp_path / "nan.csv"
+    path.write_text("time_s,left_lufs,right_lufs\n0,-20,-20\n0.1667,nan,-20\n")
+    return ["--curve", str(path)]
+
+
+def _short_curve(tmp_path):
+    path = tmp_path / "short.csv"
+    LoudnessCurve.constant(1.0, -20.0).write_csv(path)
+    return ["--curve", str(path), "--duration", "3"]
+
+
+def _text_reference(tmp_path):
+    path = tmp_path / "ref.wav"
+    path.write_text("not audio")
+    return ["--ref", str(path), "--duration", "1"]
+
+
+BAD = {
+    "duration 0": (lambda tmp: ["--duration", "0"], "positive number of seconds"),
+    "steps 0": (lambda tmp: ["--duration", "1", "--steps", "0"], "steps must be between 1"),
+    "NaN curve": (_nan_curve, "nan.csv: loudness curve left values contain NaN"),
+    "curve too short": (_short_curve, "covers 1.00 s but the take is 3.00 s"),
+    "unknown device": (lambda tmp: ["--duration", "1", "--device", "tpu"], "unknown device 'tpu'"),
+    "unknown model": (lambda tmp: ["--duration", "1", "--model", "nope"], "unknown model 'nope'"),
+    "reference not audio": (_text_reference, "ref.wav"),
+    "predict without video": (lambda tmp: ["--predict-curve"], "--predict-curve needs --video"),
+    "no length": (lambda tmp: [], "give --duration"),
+    "not a wav name": (lambda tmp: ["--duration", "1", "--out", str(tmp / "take.mp3")], "must be a .wav"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_requests_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, case):
+    make, fragment = BAD[case]
+    extra = make(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = ["generate", "--model", "preset:tiny", "--steps", "2", "--out", str(tmp_path / "take.wav"), *extra]
+    # A later --model (the "unknown model" case) overrides the first, as argparse takes the last.
+    try:
+        code, _, err = run_cli(capsys, *argv)
+    except SystemExit as exit_info:  # argparse's own checks (e.g. --duration 0)
+        code, err = exit_info.code, capsys.readouterr().err
+    errors = "\n".join(line for line in err.splitlines() if "WARNING: using the untrained" not in line)
+    assert_one_line_error(code, errors.replace("foleystudio generate: error", "foleystudio: error"), fragment)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_without_a_model_installed_the_error_says_so(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("FOLEYSTUDIO_MODELS_DIR", str(tmp_path / "no models"))
+    code, _, err = run_cli(capsys, "generate", "--duration", "1", "--out", str(tmp_path / "take.wav"))
+    assert_one_line_error(code, err, "no generation model is installed")
