@@ -1,6 +1,7 @@
 """Reconstruction benchmark of the audio codecs; prints one JSON object.
 
   .venv/bin/python bench/codec.py [--audio DIR] [--learned-weights FILE.safetensors] [--max-files N]
+                                  [--threads N]
 
 For the analytic codec (``SMALL_ANALYTIC_CODEC``, log-mel + Griffin-Lim) and the learned codec
 (``SMALL_LEARNED_CODEC``; untrained — weights drawn from seed 0 — unless ``--learned-weights`` gives
@@ -11,12 +12,13 @@ skips clips that never rise above -60 LUFS.
 
 Audio: every wav/flac/ogg/aif(f)/mp3 file below ``--audio DIR``, read as 44.1 kHz stereo by
 ``foleystudio.audio.io.read_audio`` (mono is duplicated to both channels; other rates resampled).
+Files that cannot be read, or are shorter than 100 ms, are listed under "left_out" with the reason.
 Without ``--audio``, a synthetic set (seed 0, 4 s each, see ``synthetic_set``): a centred 1 kHz
 tone at -20 dBFS, panned pink noise, footstep-like filtered noise bursts alternating left/right, a
 100 Hz - 10 kHz log sweep, a harmonic tone with vibrato, and noise fading in after 1 s of silence.
 
 Speed: encode and decode of 10 s of stereo (the clips looped) on the CPU with torch's default
-thread count, after one warm-up, the fastest of three runs, as multiples of real time (higher is
+thread count (or ``--threads``), after one warm-up, the fastest of three runs, as multiples of real time (higher is
 faster). The machine is shared: timings are noisy.
 """
 
@@ -171,7 +173,10 @@ def main() -> None:
     parser.add_argument("--audio", type=Path, help="folder of sound files (default: the synthetic set)")
     parser.add_argument("--learned-weights", type=Path, help="safetensors state dict of SMALL_LEARNED_CODEC")
     parser.add_argument("--max-files", type=int, help="use at most this many files of --audio")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     clips, left_out = (synthetic_set(), {}) if args.audio is None else folder_set(args.audio, args.max_files)
     if not clips:
         raise SystemExit(f"no usable audio in {args.audio}")

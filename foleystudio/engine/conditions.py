@@ -57,7 +57,10 @@ class EncodedConditions:
     def __post_init__(self) -> None:
         batch, count, width = _shape(self.tokens, 3, "tokens")
         if tuple(self.token_mask.shape) != (batch, count) or self.token_mask.dtype != torch.bool:
-            raise ValueError(f"token_mask must be bool [{batch}, {count}], got {self.token_mask.dtype} {tuple(self.token_mask.shape)}")
+            raise ValueError(
+                f"token_mask must be bool [{batch}, {count}], "
+                f"got {self.token_mask.dtype} {tuple(self.token_mask.shape)}"
+            )
         frames_batch, _, frames_width = _shape(self.frames, 3, "frames")
         if frames_batch != batch or frames_width != width:
             raise ValueError(f"frames {tuple(self.frames.shape)} do not match tokens {tuple(self.tokens.shape)}")
@@ -66,7 +69,9 @@ class EncodedConditions:
         if self.frame_mask is not None and (
             tuple(self.frame_mask.shape) != tuple(self.frames.shape[:2]) or self.frame_mask.dtype != torch.bool
         ):
-            raise ValueError(f"frame_mask must be bool {tuple(self.frames.shape[:2])}, got {tuple(self.frame_mask.shape)}")
+            raise ValueError(
+                f"frame_mask must be bool {tuple(self.frames.shape[:2])}, got {tuple(self.frame_mask.shape)}"
+            )
 
     @property
     def batch_size(self) -> int:
@@ -175,7 +180,9 @@ class ConditionInputs:
         for name in ("total_s", "start_s", "video_start_s", "lufs_start_s"):
             object.__setattr__(self, name, _finite(getattr(self, name), name))
         if self.total_s <= 0 or self.start_s < 0:
-            raise UserInputError(f"condition timing needs total_s > 0 and start_s >= 0, got {self.total_s}, {self.start_s}")
+            raise UserInputError(
+                f"condition timing needs total_s > 0 and start_s >= 0, got {self.total_s}, {self.start_s}"
+            )
         object.__setattr__(self, "text_ids", _ids(self.text_ids, "text"))
         object.__setattr__(self, "negative_text_ids", _ids(self.negative_text_ids, "negative text"))
         self._set_reference_audio()
@@ -200,7 +207,9 @@ class ConditionInputs:
             return
         features = _float_tensor(self.video_features, "video features")
         if features.ndim != 2 or features.shape[0] < 1:
-            raise UserInputError(f"video features must be [frames, features] with >= 1 frame, got {tuple(features.shape)}")
+            raise UserInputError(
+                f"video features must be [frames, features] with >= 1 frame, got {tuple(features.shape)}"
+            )
         object.__setattr__(self, "video_features", features)
         if self.video_motion is not None:
             motion = _float_tensor(self.video_motion, "video motion")
@@ -248,7 +257,9 @@ class ConditionInputs:
         changes: dict = {"start_s": self.start_s + offset_s,
                          "total_s": max(self.total_s, self.start_s + offset_s + duration_s)}
         if self.video_features is not None:
-            first, last = _frames_overlapping(self.video_start_s, VIDEO_RATE_HZ, len(self.video_features), offset_s, duration_s)
+            first, last = _frames_overlapping(
+                self.video_start_s, VIDEO_RATE_HZ, len(self.video_features), offset_s, duration_s
+            )
             changes["video_features"] = self.video_features[first:last]
             changes["video_motion"] = None if self.video_motion is None else self.video_motion[first:last]
             changes["video_start_s"] = self.video_start_s + first / VIDEO_RATE_HZ - offset_s

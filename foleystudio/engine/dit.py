@@ -257,7 +257,8 @@ class DiTBlock(nn.Module):
         shift_a, scale_a, gate_a, shift_m, scale_m, gate_m = (shared_modulation + self.modulation).unbind(1)
         frame_mask, token_mask = masks
         h = h + self.frame_proj(cond.frames)
-        h = torch.addcmul(h, gate_a[:, None], self.attn(_modulate(self.norm_attn(h), shift_a, scale_a), frame_mask, rotary))
+        attended = self.attn(_modulate(self.norm_attn(h), shift_a, scale_a), frame_mask, rotary)
+        h = torch.addcmul(h, gate_a[:, None], attended)
         h = h + self.cross(self.norm_cross(h), cond.tokens, token_mask)
         return torch.addcmul(h, gate_m[:, None], self.mlp(_modulate(self.norm_mlp(h), shift_m, scale_m)))
 

@@ -69,7 +69,9 @@ class FlowStats:
     lufs_kept: int
 
 
-def sample_rows(inputs: Sequence[ConditionInputs], generator: torch.Generator, config: FlowConfig = DEFAULT_FLOW) -> list[ConditionRow]:
+def sample_rows(
+    inputs: Sequence[ConditionInputs], generator: torch.Generator, config: FlowConfig = DEFAULT_FLOW
+) -> list[ConditionRow]:
     """Condition dropout: one `ConditionRow` per item with the modalities that survive."""
     draws = torch.rand(len(inputs), len(MODALITIES) + 2, generator=generator, device=generator.device).tolist()
     rows = []

@@ -65,13 +65,13 @@ def test_a_few_training_steps_reduce_the_loss():
     optimiser = torch.optim.Adam(codec.parameters(), lr=5e-3)
     wave = batch(4096)
     losses = []
-    for step in range(25):
+    for step in range(12):
         optimiser.zero_grad()
         loss = codec_loss(codec, wave, torch.Generator().manual_seed(step))
         loss.total.backward()
         optimiser.step()
         losses.append(loss.total.item())
-    assert losses[-1] < 0.75 * losses[0]  # measured: 2.38 -> 1.47
+    assert losses[-1] < 0.8 * losses[0]  # measured: 2.38 -> 1.72
 
 
 def test_training_samples_the_posterior_but_encode_returns_its_mean():

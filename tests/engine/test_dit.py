@@ -118,8 +118,9 @@ def test_padded_frames_do_not_change_real_frames():
     garbage = x.clone()
     garbage[..., 7:] = 50.0
     with torch.no_grad():
-        a = dit(x, torch.tensor([0.5]), EncodedConditions(cond.tokens, cond.token_mask, cond.frames, cond.globals, mask))
-        b = dit(garbage, torch.tensor([0.5]), EncodedConditions(cond.tokens, cond.token_mask, cond.frames, cond.globals, mask))
+        masked = EncodedConditions(cond.tokens, cond.token_mask, cond.frames, cond.globals, mask)
+        a = dit(x, torch.tensor([0.5]), masked)
+        b = dit(garbage, torch.tensor([0.5]), masked)
         unmasked = dit(garbage, torch.tensor([0.5]), cond)
     assert torch.allclose(a[..., :7], b[..., :7], atol=1e-6)
     assert not torch.allclose(a[..., :7], unmasked[..., :7], atol=1e-3)

@@ -34,7 +34,8 @@ def data(batch, frames, seed=5):
 def test_loss_is_finite_and_gradients_reach_every_trained_part():
     model = build()
     x = data(2, 22)
-    loss, stats = flow_matching_loss(model, x, [item(model, seed=1), item(model, seed=2)], torch.Generator().manual_seed(0))
+    items = [item(model, seed=1), item(model, seed=2)]
+    loss, stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(0))
     loss.backward()
     assert torch.isfinite(loss) and loss.item() == pytest.approx(stats.loss)
     # A fresh DiT predicts exactly 0, so the loss is E|x - z|^2 ~ 2 and only the output layer moves first.
@@ -54,7 +55,9 @@ def test_same_seed_same_loss_other_seed_other_loss():
 
 def test_dropout_rates_follow_tri_ergon():
     model = build()
-    full = ConditionInputs(total_s=1.0, text_ids=(5,), video_features=torch.zeros(8, 16), reference_audio=torch.zeros(1, 100))
+    full = ConditionInputs(
+        total_s=1.0, text_ids=(5,), video_features=torch.zeros(8, 16), reference_audio=torch.zeros(1, 100)
+    )
     rows = sample_rows([full] * 6000, torch.Generator().manual_seed(0))
     share = lambda predicate: sum(map(predicate, rows)) / len(rows)  # noqa: E731
     # Kept with 0.9 * 0.7; all three gone with 0.1 + 0.9 * 0.3^3.
@@ -62,8 +65,9 @@ def test_dropout_rates_follow_tri_ergon():
         assert share(lambda row: modality in row.modalities) == pytest.approx(0.63, abs=0.02)
     assert share(lambda row: not row.modalities) == pytest.approx(0.1243, abs=0.015)
     assert share(lambda row: row.use_lufs) == pytest.approx(0.9, abs=0.015)
-    assert all(row.task == 4 * ("text" in row.modalities) + 2 * ("audio" in row.modalities) + ("video" in row.modalities)
-               for row in rows[:200])
+    for row in rows[:200]:
+        has = row.modalities
+        assert row.task == 4 * ("text" in has) + 2 * ("audio" in has) + ("video" in has)
     del model
 
 
@@ -104,7 +108,16 @@ def test_padded_frames_are_masked_out_of_the_loss():
         loss(x, [22, 0])
 
 
-def test_a_few_steps_overfit_a_single_example():
+@pytest.fixture
+def one_thread():
+    """Tiny ops on a busy 2-core machine: one intra-op thread avoids OpenMP barrier stalls (10x)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_a_few_steps_overfit_a_single_example(one_thread):
     model = build()
     example = [item(model, seed=4)]
     x = data(1, 22, seed=9)

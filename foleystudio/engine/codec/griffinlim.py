@@ -4,9 +4,9 @@ Fast Griffin-Lim (Perraudin, Balazs, Søndergaard 2013) alternates two projectio
 with the given magnitude, and onto consistent spectra (STFT of an inverse STFT) — with a momentum
 term ``alpha`` that converges in far fewer iterations than plain Griffin-Lim (alpha = 0).
 
-Written here rather than taken from torchaudio so that the starting phase comes from the caller
-(per-call generator, shared by both channels, or continued from audio already decoded) and so that
-some frames can keep a phase that is already decided (chunked decoding, see ``AnalyticCodec``).
+Written here rather than taken from torchaudio so that the starting phase comes from the caller:
+shared by both channels, and indexed by absolute frame so that a chunk of a long signal starts from
+the same phase as the whole (see ``AnalyticCodec``), with no global random state involved.
 """
 
 from __future__ import annotations
@@ -28,22 +28,14 @@ def griffin_lim(
     framing: StftFraming,
     iterations: int,
     alpha: float = 0.99,
-    fixed_frames: int = 0,
 ) -> torch.Tensor:
-    """The wave [B, C, frames * hop] whose STFT magnitude approaches ``magnitude`` [B, C, bins, frames].
-
-    ``phase`` (unit complex, same shape) is the starting phase. The first ``fixed_frames`` frames
-    keep their starting phase throughout: they continue audio decoded earlier.
-    """
-    fixed = phase[..., :fixed_frames]
+    """The wave [B, C, frames * hop] whose STFT magnitude approaches ``magnitude`` [B, C, bins, frames],
+    starting from ``phase`` (unit complex, broadcastable to the magnitude's shape)."""
     target = magnitude * phase
     previous = None
     for _ in range(iterations):
         consistent = framing.analyse(framing.synthesise(target))
         accelerated = consistent if previous is None else consistent + alpha * (consistent - previous)
         previous = consistent
-        angles = unit_phase(accelerated)
-        if fixed_frames:
-            angles = torch.cat([fixed, angles[..., fixed_frames:]], dim=-1)
-        target = magnitude * angles
+        target = magnitude * unit_phase(accelerated)
     return framing.synthesise(target)

@@ -253,7 +253,9 @@ def _text_encoder(config: ConditionerConfig, width: int, tokenizer: WordTokenize
         raise UserInputError(
             f"tokenizer has {tokenizer.vocab_size} ids but the model config expects {config.text_vocab_size}"
         )
-    return TextEncoder(tokenizer, width, config.text_width, config.text_depth, config.text_heads, config.text_max_tokens)
+    return TextEncoder(
+        tokenizer, width, config.text_width, config.text_depth, config.text_heads, config.text_max_tokens
+    )
 
 
 def _motion(item: ConditionInputs, motion_dim: int) -> torch.Tensor:
