@@ -4,7 +4,10 @@
 
 For each take length: the real-time factor of the whole `pipeline.generate` (conditions, all sampling
 steps at the preset's default steps and guidance, decoding, conformance) for a text + video request
-(three guidance branches, the on-screen Foley case) and a text-only one (two branches). Also:
+(the on-screen Foley case) and a text-only one; at the default equal guidance scales both need two
+guidance branches per step. For takes up to 10 s also the worst case of guidance: video, text and
+reference audio with three different scales (four branches). Each case runs once untimed with one
+step first (warm-up). Also:
 
 * time per sampling step against a plain matmul of the same FLOPs measured in the same run
   (FLOPs of one batched generator forward counted by torch's FlopCounterMode): the ratio says how
@@ -16,6 +19,7 @@ ratios measured in the same run are the figures to compare.
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -33,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from foleystudio.engine.builder import build_engine  # noqa: E402
 from foleystudio.engine.config import preset  # noqa: E402
-from foleystudio.engine.guidance import guidance_branches  # noqa: E402
+from foleystudio.engine.guidance import GuidanceScales, guidance_branches  # noqa: E402
 from foleystudio.engine.pipeline import condition_inputs, generate, run_to_end  # noqa: E402
 from foleystudio.engine.request import GenerationRequest, VideoSpan  # noqa: E402
-from tests.media import make_video  # noqa: E402
+from tests.media import make_audio, make_video  # noqa: E402
 
 
 def peak_rss_mib() -> float:
@@ -54,6 +58,8 @@ def timed(function, repeats: int = 1) -> float:
 
 
 def take_seconds(engine, request) -> float:
+    # One untimed step of the same length first: the first pass at a new length allocates its buffers.
+    run_to_end(generate(engine, dataclasses.replace(request, steps=1)))
     return timed(lambda: run_to_end(generate(engine, request)))
 
 
@@ -116,8 +122,14 @@ def main() -> int:
             text_only = GenerationRequest(duration_s=seconds, on_screen_prompt="footsteps on gravel", steps=steps)
             with_video = GenerationRequest(duration_s=seconds, on_screen_prompt="footsteps on gravel", steps=steps,
                                            video=VideoSpan(video, 0.0))
+            # Distinct scales for every modality: the four-branch worst case of guidance.
+            all_scales = dataclasses.replace(with_video, reference_audio=make_audio(
+                Path(folder) / "ref.wav", seconds=5.0, rate=44100), guidance=GuidanceScales(3.0, 4.5, 2.0))
             take = {"seconds": seconds}
-            for name, request in (("text_and_video", with_video), ("text_only", text_only)):
+            cases = [("text_and_video", with_video), ("text_only", text_only)]
+            if seconds <= 10.0:
+                cases.append(("video_text_audio_four_branches", all_scales))
+            for name, request in cases:
                 elapsed = take_seconds(engine, request)
                 take[name] = {"total_s": round(elapsed, 2), "real_time_factor": round(elapsed / seconds, 3)}
             take["step"] = step_efficiency(engine, with_video)

@@ -82,6 +82,12 @@ BAD = {
     "predict without video": (lambda tmp: ["--predict-curve"], "--predict-curve needs --video"),
     "no length": (lambda tmp: [], "give --duration"),
     "not a wav name": (lambda tmp: ["--duration", "1", "--out", str(tmp / "take.mp3")], "must be a .wav"),
+    "region without a take": (lambda tmp: ["--duration", "1", "--region", "0.2", "0.4"], "go together"),
+    "regenerate with variations": (
+        lambda tmp: ["--regenerate", str(tmp / "t.wav"), "--region", "0", "1", "--variations", "2"],
+        "one new version"),
+    "regenerate a missing take": (lambda tmp: ["--regenerate", str(tmp / "gone.wav"), "--region", "0", "1"],
+                                  "gone.wav"),
 }
 
 
@@ -105,3 +111,24 @@ def test_without_a_model_installed_the_error_says_so(tmp_path, capsys, monkeypat
     monkeypatch.setenv("FOLEYSTUDIO_MODELS_DIR", str(tmp_path / "no models"))
     code, _, err = run_cli(capsys, "generate", "--duration", "1", "--out", str(tmp_path / "take.wav"))
     assert_one_line_error(code, err, "no generation model is installed")
+
+
+def test_a_long_video_take_and_a_regenerated_region(tmp_path, capsys):
+    """Without --duration the take runs to the end of the video, past the tiny model's 2 s window;
+    then --regenerate makes 1.0-1.5 s anew and keeps every other sample."""
+    video = make_video(tmp_path / "clip.mp4", seconds=4.5)
+    take = tmp_path / "take.wav"
+    code, _, err = run_cli(capsys, "generate", *TINY, "--video", str(video), "--prompt", "steps", "--out", str(take))
+    assert code == 0, err
+    original, rate = sf.read(str(take), dtype="float32")
+    assert rate == 44100 and len(original) == pytest.approx(4.5 * 44100, abs=441)
+    again = tmp_path / "take again.wav"
+    code, printed, err = run_cli(capsys, "generate", *TINY, "--video", str(video), "--prompt", "steps",
+                                 "--regenerate", str(take), "--region", "1.0", "1.5", "--seed", "4", "--out", str(again))
+    assert code == 0, err
+    new, _ = sf.read(str(again), dtype="float32")
+    assert new.shape == original.shape
+    start, stop = 44100, round(1.5 * 44100)
+    assert (new[:start] == original[:start]).all() and (new[stop:] == original[stop:]).all()
+    assert not (new[start:stop] == original[start:stop]).all()
+    assert "seed 4" in printed

@@ -42,6 +42,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variations", type=int, default=1)
     add_model_arguments(parser)
+    parser.add_argument("--regenerate", metavar="TAKE.wav",
+                        help="regenerate --region of this take (made with the same options); the rest stays as it is")
+    parser.add_argument("--region", type=float, nargs=2, metavar=("START", "END"),
+                        help="with --regenerate: the seconds of the take to make anew")
     parser.add_argument("--out", required=True, metavar="OUT.wav", help="where to write the take")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output files")
     parser.set_defaults(run=run)
@@ -74,7 +78,7 @@ def _curve(args: argparse.Namespace, engine) -> LoudnessCurve | None:
     return None
 
 
-def _duration(args: argparse.Namespace, curve: LoudnessCurve | None, window_s: float) -> float:
+def _duration(args: argparse.Namespace, curve: LoudnessCurve | None) -> float:
     if args.duration:
         return args.duration
     if curve is not None:
@@ -85,7 +89,7 @@ def _duration(args: argparse.Namespace, curve: LoudnessCurve | None, window_s: f
         remaining = probe_media(args.video).duration_s - args.start
         if remaining <= 0:
             raise UserInputError(f"--start {args.start} s is past the end of {args.video}")
-        return min(remaining, window_s)
+        return remaining  # longer than the model window: made in overlapping windows
     raise UserInputError("give --duration (or --video or a curve) to say how long the take is")
 
 
@@ -102,7 +106,7 @@ def build_request(args: argparse.Namespace, engine):
     from foleystudio.engine.request import GenerationRequest, VideoSpan
 
     curve = _curve(args, engine)
-    duration = _duration(args, curve, engine.config.window_s)
+    duration = _duration(args, curve)
     return GenerationRequest(
         duration_s=duration, on_screen_prompt=args.prompt, off_screen_prompt=args.offscreen,
         negative_prompt=args.negative, reference_audio=args.ref,
@@ -119,17 +123,39 @@ def _progress(step) -> None:
         print(f"\rstep {step.i}/{step.total}", end="", file=sys.stderr, flush=True)
 
 
+def _check_region_options(args: argparse.Namespace):
+    if (args.regenerate is None) != (args.region is None):
+        raise UserInputError("--regenerate TAKE.wav and --region START END go together")
+    if args.regenerate is not None and args.variations != 1:
+        raise UserInputError("--regenerate makes one new version of the take: leave out --variations")
+
+
+def _regenerated(args: argparse.Namespace, engine, run_to_end) -> list:
+    """The take in --regenerate with --region made anew (the request's duration is the take's)."""
+    from foleystudio.audio.io import read_audio
+    from foleystudio.engine.retake import regenerate
+
+    audio, _ = read_audio(args.regenerate, sample_rate=44100, channels=2)
+    args.duration = audio.shape[1] / 44100
+    request = build_request(args, engine)
+    start, end = args.region
+    return [run_to_end(regenerate(engine, request, audio, start, end, seed=args.seed), _progress)]
+
+
 def run(args: argparse.Namespace) -> int:
     from foleystudio.engine.builder import load_engine
     from foleystudio.engine.pipeline import generate, run_to_end
 
+    _check_region_options(args)
     paths = output_paths(args.out, args.variations)
     for wav, csv in paths:
         check_output_path(wav, args.overwrite)
         check_output_path(csv, args.overwrite)
     engine = load_engine(args.model, args.device)
-    request = build_request(args, engine)
-    takes = run_to_end(generate(engine, request), _progress)
+    if args.regenerate is not None:
+        takes = _regenerated(args, engine, run_to_end)
+    else:
+        takes = run_to_end(generate(engine, build_request(args, engine)), _progress)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     for take, (wav, csv) in zip(takes, paths):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -224,11 +224,14 @@ def regenerate_region(
     config: SamplerConfig,
     seed: int,
     cancel: CancelSignal = None,
+    finish_excerpt: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Generator[Step, None, np.ndarray]:
     """Regenerate ``plan``'s region of a take; yields Steps, returns the new (2, n) float32 wave.
 
     velocity_fn acts on the excerpt's latent [1, C, plan.excerpt_frames] (conditions for the
-    excerpt start at take frame plan.excerpt_first_frame). Raises GenerationCancelled like sample().
+    excerpt start at take frame plan.excerpt_first_frame). ``finish_excerpt`` (e.g. loudness
+    conformance) maps the decoded excerpt (2, m) to what is spliced in; it never touches samples
+    outside the region. Raises GenerationCancelled like sample().
     """
     original_wave = _checked_wave(original_wave, plan)
     excerpt = torch.from_numpy(original_wave[:, plan.excerpt_start : plan.excerpt_stop].copy()).unsqueeze(0)
@@ -240,6 +243,8 @@ def regenerate_region(
     with torch.no_grad():
         decoded = codec.decode(latent)
     regenerated = decoded[0].detach().to(device="cpu", dtype=torch.float32).numpy()
+    if finish_excerpt is not None:
+        regenerated = finish_excerpt(regenerated)
     return splice_region(original_wave, regenerated, plan)
 
 

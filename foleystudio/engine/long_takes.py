@@ -70,7 +70,8 @@ class LongTakeConfig:
             )
 
     def plan(self, total_frames: int, latent_rate: float) -> LongTakePlan:
-        window = math.floor(self.window_s * latent_rate)
+        # ceil, as the generator counts frames: a take exactly one window long is one window.
+        window = math.ceil(self.window_s * latent_rate - 1e-9)
         overlap = min(window - 1, max(1, round(self.overlap_s * latent_rate)))
         crossfade = min(overlap - 1, round(self.crossfade_s * latent_rate))
         return plan_long_take(total_frames, window, overlap, crossfade)

@@ -2,8 +2,14 @@
 
 `generate` is a generator: it yields a `sampler.Step` after every sampling step (for progress bars)
 and returns the finished takes. Cancelling (``cancel`` set) raises `GenerationCancelled` at the next
-step, before anything is decoded. Everything heavy runs without autograd; the generator never holds
-a global mode switched on while it is suspended at a ``yield`` (the caller's thread stays as it was).
+step, before anything more is decoded. Everything heavy runs without autograd; the generator never
+holds a global mode switched on while it is suspended at a ``yield`` (the caller's thread stays as it was).
+
+Takes longer than the model window (``EngineConfig.long_take``) are generated window by window
+(`long_takes.long_take`: each window continues the previous one's tail and the latents crossfade),
+with every window's conditions cut from the whole take's (`ConditionInputs.window`), and decoded as
+the windows finish (`long_takes.StreamingDecoder`). Sampling memory is that of one window; the
+finished audio (what the take is) grows with the take.
 """
 
 from __future__ import annotations
@@ -22,14 +28,23 @@ from foleystudio.audio.loudness import loudness_curve
 from foleystudio.engine.builder import Engine
 from foleystudio.engine.conditions import ConditionInputs
 from foleystudio.engine.guidance import guidance_branches, guided_velocity
+from foleystudio.engine.long_takes import (
+    LatentPiece,
+    LongTakePlan,
+    StreamingDecoder,
+    Window,
+    long_take,
+)
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import NoiseStream, SamplerConfig, Step, sample
-from foleystudio.engine.video_features import compress_motion, video_inputs
-from foleystudio.errors import UserInputError
+from foleystudio.engine.video_features import compress_motion, iter_video_windows
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 44100
+# Video is read and encoded this many frames at a time (60 s at 8 fps), so a long take's video
+# never sits in memory as pixels; only its per-frame features (a few kB a frame) are kept.
+VIDEO_CHUNK_FRAMES = 480
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,6 +60,9 @@ class GeneratedTake:
     variation: int
     seed: int  # the seed that reproduces this variation alone (request.seed + variation)
     model_id: str
+    # Set when this take is an earlier take with [start, end) s regenerated (`retake.regenerate`);
+    # ``conformance`` then describes the regenerated excerpt, ``measured_curve`` the whole take.
+    region_s: tuple[float, float] | None = None
 
 
 def target_curve(engine: Engine, request: GenerationRequest) -> LoudnessCurve:
@@ -68,10 +86,16 @@ def _video_conditions(engine: Engine, request: GenerationRequest) -> dict:
     if not request.video_present:
         return {}
     size = engine.config.video_encoder.frame_size
-    span = video_inputs(request.video.path, request.video.start_s, request.duration_s, size=size)
-    frames = torch.from_numpy(span.frames)[None].to(engine.device)
-    features = engine.video_encoder(frames, frames_per_pass=64)[0].float().cpu()
-    return {"video_features": features, "video_motion": compress_motion(torch.from_numpy(span.motion))}
+    windows = iter_video_windows(request.video.path, request.video.start_s, request.duration_s,
+                                 size=size, window_frames=VIDEO_CHUNK_FRAMES)
+    features, motion, covered = [], [], 0
+    for window in windows:
+        fresh = slice(covered - window.first_index, None)  # windows may overlap: keep new frames only
+        frames = torch.from_numpy(window.frames[fresh])[None].to(engine.device)
+        features.append(engine.video_encoder(frames, frames_per_pass=64)[0].float().cpu())
+        motion.append(torch.from_numpy(window.motion[fresh]))
+        covered = window.first_index + len(window)
+    return {"video_features": torch.cat(features), "video_motion": compress_motion(torch.cat(motion))}
 
 
 def condition_inputs(engine: Engine, request: GenerationRequest) -> ConditionInputs:
@@ -87,7 +111,9 @@ def condition_inputs(engine: Engine, request: GenerationRequest) -> ConditionInp
     )
 
 
-def _velocity_fn(engine: Engine, request: GenerationRequest, inputs: ConditionInputs, frames: int):
+def velocity_for(engine: Engine, request: GenerationRequest, inputs: ConditionInputs, frames: int):
+    """The guided velocity fn(t, x [variations, C, frames]) for these conditions: every guidance
+    branch batched into one generator forward per evaluation."""
     branches = guidance_branches(inputs.present, request.guidance, inputs.has_negative_text)
     with torch.no_grad():
         rows = engine.generator.encode_conditions(inputs, branches, frames)
@@ -102,26 +128,54 @@ def _velocity_fn(engine: Engine, request: GenerationRequest, inputs: ConditionIn
     return guided_velocity(batched, branches, request.variations)
 
 
+def take_plan(engine: Engine, duration_s: float) -> LongTakePlan:
+    """The windows a take of ``duration_s`` is generated in (one when it fits the model window)."""
+    frames = engine.generator.latent_frames_for(duration_s)
+    return engine.config.long_take.plan(frames, engine.generator.latent_rate)
+
+
 def generate(engine: Engine, request: GenerationRequest,
              cancel: Callable[[], bool] | None = None) -> Generator[Step, None, list[GeneratedTake]]:
     """Yield a Step per sampling step; return one `GeneratedTake` per variation."""
-    if request.duration_s > engine.config.window_s:
-        raise UserInputError(
-            f"takes longer than the model window ({engine.config.window_s:g} s) are not supported yet; "
-            f"asked for {request.duration_s:g} s"
-        )
     inputs = condition_inputs(engine, request)
-    frames = engine.generator.latent_frames_for(request.duration_s)
-    velocity = _velocity_fn(engine, request, inputs, frames)
-    noise = NoiseStream(request.seed, request.variations).draw(
-        (engine.config.generator.latent_channels, frames), engine.device)
+    plan = take_plan(engine, request.duration_s)
     config = SamplerConfig(method=request.sampler, steps=request.steps, shift=engine.config.sampler.shift)
-    latent = yield from sample(velocity, noise, config, cancel)
-    with torch.no_grad():
-        waves = engine.codec.decode(latent.float()).cpu().numpy()
+    noise = NoiseStream(request.seed, request.variations)
+    channels = engine.config.generator.latent_channels
+    if len(plan.windows) == 1:
+        velocity = velocity_for(engine, request, inputs, plan.total_frames)
+        latent = yield from sample(velocity, noise.draw((channels, plan.total_frames), engine.device), config, cancel)
+        with torch.no_grad():
+            waves = engine.codec.decode(latent.float()).cpu().numpy()
+    else:
+        logger.info("long take: %.1f s in %d windows", request.duration_s, len(plan.windows))
+        rate = engine.generator.latent_rate
+
+        def window_velocity(window: Window):
+            window_inputs = inputs.window(window.start / rate, window.frames / rate)
+            return velocity_for(engine, request, window_inputs, window.frames)
+
+        pieces = long_take(plan, window_velocity, noise, channels, config, engine.device, cancel)
+        waves = yield from _decoded_stream(engine, pieces)
     samples = int(round(request.duration_s * SAMPLE_RATE))
     curve = target_curve(engine, request)
     return [_finish(engine, request, waves[index, :, :samples], curve, index) for index in range(request.variations)]
+
+
+def _decoded_stream(engine: Engine, pieces: Generator[Step | LatentPiece, None, None]):
+    """Re-yield the Steps of a long take and decode its latent pieces as they come: (N, 2, n) float32."""
+    decoder = StreamingDecoder(engine.codec.decode, engine.codec.hop_length,
+                               context_frames=engine.codec.chunking.decode_context)
+    blocks = []
+    for item in pieces:
+        if isinstance(item, Step):
+            yield item
+            continue
+        with torch.no_grad():
+            blocks.append(decoder.push(item.latent.float()).cpu().numpy())
+    with torch.no_grad():
+        blocks.append(decoder.finish().cpu().numpy())
+    return np.concatenate(blocks, axis=-1)
 
 
 def _finish(engine: Engine, request: GenerationRequest, wave: np.ndarray, curve: LoudnessCurve,

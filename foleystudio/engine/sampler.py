@@ -80,7 +80,7 @@ class SamplerConfig:
     """
 
     method: str = "euler"
-    steps: int = 28
+    steps: int = 25
     shift: float = 3.0
     preview: bool = True
 
@@ -101,7 +101,7 @@ class SamplerConfig:
 
 
 TINY_SAMPLER = SamplerConfig(method="euler", steps=4)
-SMALL_SAMPLER = SamplerConfig(method="euler", steps=28, shift=3.0)
+SMALL_SAMPLER = SamplerConfig(method="euler", steps=25, shift=3.0)
 BASE_SAMPLER = SamplerConfig(method="heun", steps=50, shift=3.0)
 
 

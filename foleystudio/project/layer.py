@@ -38,9 +38,12 @@ class LayerRole(Enum):
 # ---- defaults (our choices, documented as such) ---------------------------------------------
 DEFAULT_CURVE_LUFS = -23.0  # EBU R128 programme level: a neutral place to start drawing from
 DEFAULT_CURVE_RATE_HZ = CURVE_RATE_HZ  # the Tri-Ergon momentary curve, 6 frames per second
-DEFAULT_VIDEO_GUIDANCE = 3.0
-DEFAULT_TEXT_GUIDANCE = 4.5
-DEFAULT_AUDIO_GUIDANCE = 2.0
+# Guidance and steps as the engine's GenerationRequest defaults (tests/test_defaults_agree.py):
+# VinTAGe's 2.5 for every modality (equal scales need only two guidance branches per step) until
+# the trained model's own sweep says otherwise.
+DEFAULT_VIDEO_GUIDANCE = 2.5
+DEFAULT_TEXT_GUIDANCE = 2.5
+DEFAULT_AUDIO_GUIDANCE = 2.5
 DEFAULT_LOUDNESS_ADHERENCE = 0.8  # close to the curve, leaving the take some natural dynamics
 DEFAULT_STEPS = 25
 DEFAULT_VARIATIONS = 2

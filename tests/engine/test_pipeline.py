@@ -6,9 +6,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from foleystudio.audio.curve import LoudnessCurve
 from foleystudio.engine.builder import build_engine, load_engine, save_engine
 from foleystudio.engine.config import TINY
-from foleystudio.engine.pipeline import generate, run_to_end
+from foleystudio.engine.long_takes import LongTakeConfig
+from foleystudio.engine.pipeline import generate, run_to_end, take_plan
 from foleystudio.engine.request import GenerationRequest, VideoSpan
 from foleystudio.engine.sampler import GenerationCancelled
 from foleystudio.errors import MediaError, UserInputError
@@ -81,11 +83,6 @@ def test_a_reference_that_is_not_audio_is_a_clear_error(engine, tmp_path):
         run_to_end(generate(engine, request(reference_audio=notes)))
 
 
-def test_takes_longer_than_the_window_are_refused_for_now(engine):
-    with pytest.raises(UserInputError, match="longer than the model window"):
-        run_to_end(generate(engine, request(duration_s=TINY.window_s + 1)))
-
-
 def test_saved_model_loads_strictly_and_generates_the_same(engine, tmp_path):
     folder = save_engine(engine, tmp_path / "tiny-model", "a tiny untrained test model")
     loaded = load_engine(str(folder), "cpu")
@@ -112,3 +109,82 @@ def test_a_model_with_a_mismatched_tensor_fails_clearly(engine, tmp_path):
     (other / "generator.safetensors").rename(folder / "generator.safetensors")
     with pytest.raises(ModelError, match="generator.safetensors"):
         load_engine(str(folder), "cpu")
+
+
+def test_a_take_longer_than_the_window_is_made_in_windows(engine):
+    steps = []
+    duration = 2.5 * TINY.window_s
+    (take,) = run_to_end(generate(engine, request(duration_s=duration, seed=3)), steps.append)
+    windows = len(take_plan(engine, duration).windows)
+    assert windows >= 3
+    assert [step.i for step in steps] == list(range(1, 3 * windows + 1)) and {s.total for s in steps} == {3 * windows}
+    assert take.audio.shape == (2, round(duration * 44100)) and np.isfinite(take.audio).all()
+    assert take.conformance.true_peak_dbtp <= -1.0 + 1e-6
+    again = run_to_end(generate(engine, request(duration_s=duration, seed=3)))[0]
+    assert np.array_equal(take.audio, again.audio)
+
+
+def test_each_window_is_conditioned_on_its_own_stretch_of_the_take(engine, monkeypatch):
+    seen = []
+    encode = engine.generator.encode_conditions
+
+    def recording(inputs, branches, frames):
+        seen.append((inputs.start_s, inputs.total_s, inputs.lufs_start_s, frames))
+        return encode(inputs, branches, frames)
+
+    monkeypatch.setattr(engine.generator, "encode_conditions", recording)
+    duration = 2.2 * TINY.window_s
+    curve = LoudnessCurve.uniform(np.linspace(-40, -20, 30), np.linspace(-40, -20, 30))
+    run_to_end(generate(engine, request(duration_s=duration, curve=curve)))
+    rate = engine.generator.latent_rate
+    plan = take_plan(engine, duration)
+    assert [round(s[0] * rate) for s in seen] == [w.start for w in plan.windows]
+    assert [s[3] for s in seen] == [w.frames for w in plan.windows]
+    assert all(s[1] == pytest.approx(duration, abs=1 / rate) for s in seen)
+    # Each window's curve starts at most a curve frame (plus the neighbour kept for interpolation)
+    # before the window: it is the take's curve cut at the window, not the take's start.
+    assert all(-2 / 6 - 1e-9 <= s[2] <= 0 for s in seen)
+
+
+def test_windows_that_disagree_join_without_a_step_in_level(engine, monkeypatch):
+    """Force each window's latent to a different constant level: the join must ramp, not jump."""
+    window_levels = iter([-1.5, 1.5, -1.5, 1.5, -1.5])
+    target = {}
+    encode = engine.generator.encode_conditions
+
+    def next_window(inputs, branches, frames):
+        target["level"] = next(window_levels)
+        return encode(inputs, branches, frames)
+
+    def velocity(x, t, cond):  # the exact flow to a constant latent: x_1 = level whatever the noise
+        return (target["level"] - x) / (1.0 - t[:, None, None]).clamp(min=1e-3)
+
+    monkeypatch.setattr(engine.generator, "encode_conditions", next_window)
+    monkeypatch.setattr(engine.generator, "velocity", velocity)
+    duration = 2.5 * TINY.window_s
+    (take,) = run_to_end(generate(engine, request(duration_s=duration, adherence=0.0, steps=4)))
+    level = block_level_db(take.audio, 2048)
+    jumps = np.abs(np.diff(level))
+    swing = level.max() - level.min()
+    assert swing > 12.0  # the windows really differ
+    assert jumps.max() < 0.35 * swing
+
+
+def block_level_db(audio, block):
+    blocks = audio[:, : audio.shape[1] // block * block].reshape(2, -1, block)
+    return 10 * np.log10(np.mean(blocks.astype(np.float64) ** 2, axis=(0, 2)) + 1e-12)
+
+
+def test_a_ten_minute_take_works():
+    """End to end at the tiny size with 20 s windows (34 of them): about 30 s of the suite's time."""
+    engine = build_engine(dataclasses.replace(TINY, long_take=LongTakeConfig(20.0, 2.0, 1.0)))
+    curve = LoudnessCurve.uniform(np.full(3600, -30.0), np.full(3600, -24.0))
+    steps = []
+    (take,) = run_to_end(generate(engine, request(duration_s=600.0, steps=1, curve=curve, adherence=1.0)),
+                         steps.append)
+    assert len(steps) == len(take_plan(engine, 600.0).windows) == 34
+    assert take.audio.shape == (2, 600 * 44100) and np.isfinite(take.audio).all()
+    assert take.conformance.true_peak_dbtp <= -1.0 + 1e-6
+    measured = take.measured_curve
+    assert len(measured) == 3600
+    assert np.median(np.abs(measured.left + 30.0)) < 0.5 and np.median(np.abs(measured.right + 24.0)) < 0.5

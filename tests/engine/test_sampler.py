@@ -73,8 +73,8 @@ def test_bad_sampler_settings_are_user_errors(kwargs, message):
 
 def test_defaults_and_evaluation_counts():
     default = SamplerConfig()
-    assert (default.method, default.steps, default.shift) == ("euler", 28, 3.0)
-    assert default.evaluations == 28
+    assert (default.method, default.steps, default.shift) == ("euler", 25, 3.0)
+    assert default.evaluations == 25
     assert SamplerConfig(method="heun", steps=10).evaluations == 19
     assert SamplerConfig(method="heun", steps=1).evaluations == 1
 

@@ -52,7 +52,7 @@ def test_new_layer_defaults_cover_the_video_at_minus_23_lufs_six_hertz():
     assert layer.curve.times[1] == pytest.approx(1 / 6)
     assert np.all(layer.curve.left == -23.0) and np.all(layer.curve.right == -23.0)
     assert layer.curves_linked is True
-    assert (layer.video_guidance, layer.text_guidance, layer.audio_guidance) == (3.0, 4.5, 2.0)
+    assert (layer.video_guidance, layer.text_guidance, layer.audio_guidance) == (2.5, 2.5, 2.5)
     assert (layer.steps, layer.variations, layer.loudness_adherence) == (25, 2, 0.8)
     assert (layer.mute, layer.solo, layer.gain_db, layer.takes, layer.selected_take_id) == (False, False, 0.0, (), None)
 
@@ -163,6 +163,7 @@ def test_update_emits_old_and_new_of_each_changed_field_only():
 
 def test_no_op_updates_emit_nothing():
     layer = Layer.new("Footsteps", duration_s=2.0)
+    layer.update(video_guidance=3.0)
     calls = record(layer.changed)
     assert layer.update() == ()
     assert layer.update(name="  Footsteps ", video_guidance=3, curve=LoudnessCurve.constant(2.0, -23.0)) == ()

@@ -1,0 +1,27 @@
+"""A new layer generates with the same settings as a plain request: one set of defaults."""
+
+from foleystudio.engine.guidance import GuidanceScales
+from foleystudio.engine.request import GenerationRequest
+from foleystudio.engine.sampler import SamplerConfig
+from foleystudio.project import layer
+
+
+def test_layer_defaults_are_the_engines():
+    request = GenerationRequest(duration_s=1.0)
+    scales = GuidanceScales()
+    assert (layer.DEFAULT_VIDEO_GUIDANCE, layer.DEFAULT_TEXT_GUIDANCE, layer.DEFAULT_AUDIO_GUIDANCE) == (
+        scales.video, scales.text, scales.audio)
+    assert request.guidance == scales
+    assert layer.DEFAULT_STEPS == request.steps == SamplerConfig().steps
+    assert layer.DEFAULT_LOUDNESS_ADHERENCE == request.adherence
+    assert layer.DEFAULT_SEED == request.seed
+
+
+def test_the_generate_commands_defaults_are_the_engines():
+    from foleystudio.cli import build_parser
+
+    args = build_parser().parse_args(["generate", "--out", "take.wav"])
+    request, scales = GenerationRequest(duration_s=1.0), GuidanceScales()
+    assert (args.guidance_video, args.guidance_text, args.guidance_audio) == (scales.video, scales.text, scales.audio)
+    assert (args.steps, args.adherence, args.sampler, args.seed, args.variations) == (
+        request.steps, request.adherence, request.sampler, request.seed, request.variations)
