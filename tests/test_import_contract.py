@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-QT_FREE = ("foleystudio.audio", "foleystudio.video", "foleystudio.project", "foleystudio.engine")
+QT_FREE = ("foleystudio.audio", "foleystudio.video", "foleystudio.project", "foleystudio.engine", "foleystudio.takes")
 
 
 def test_import_linter_contract_is_kept():
@@ -23,7 +23,7 @@ def test_importing_every_engine_side_module_loads_no_qt():
 import importlib, pkgutil, sys
 for package_name in {QT_FREE!r}:
     package = importlib.import_module(package_name)
-    for module in pkgutil.walk_packages(package.__path__, package_name + "."):
+    for module in pkgutil.walk_packages(getattr(package, "__path__", []), package_name + "."):
         importlib.import_module(module.name)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("PySide6", "shiboken6", "pyqtgraph"))
 print(",".join(loaded))

@@ -145,6 +145,7 @@ def _regenerated(args: argparse.Namespace, engine, run_to_end) -> list:
 def run(args: argparse.Namespace) -> int:
     from foleystudio.engine.builder import load_engine
     from foleystudio.engine.pipeline import generate, run_to_end
+    from foleystudio.takes import write_take
 
     _check_region_options(args)
     paths = output_paths(args.out, args.variations)
@@ -165,24 +166,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"{wav}: seed {take.seed}, model {take.model_id}, true peak {report.true_peak_dbtp:.1f} dBTP, "
               f"curve deviation {report.max_deviation_lu:.1f} LU; curve in {csv.name}")
     return 0
-
-
-def write_take(take, path: Path, overwrite: bool) -> None:
-    """A take as 24-bit BWF carrying its programme loudness and what made it."""
-    from foleystudio.audio.loudness import measure
-    from foleystudio.audio.wav import BextInfo, write_wav
-
-    report = measure(take.audio, take.sample_rate)
-    request = take.request
-    start = request.video.start_s if request.video else 0.0
-    bext = BextInfo(
-        description=(request.caption or "FoleyStudio take")[:256],
-        originator_reference=f"seed {take.seed}"[:32],
-        time_reference_samples=int(round(start * take.sample_rate)),
-        integrated_lufs=None if report.is_silent else report.integrated_lufs,
-        loudness_range_lu=report.loudness_range_lu,
-        max_true_peak_dbtp=max(report.true_peak_dbtp, -327.0),
-        max_momentary_lufs=max(report.max_momentary_lufs, -327.0),
-        max_short_term_lufs=max(report.max_short_term_lufs, -327.0),
-    )
-    write_wav(path, take.audio, take.sample_rate, bit_depth=24, bext=bext, overwrite=overwrite)

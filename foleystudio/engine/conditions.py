@@ -158,7 +158,7 @@ class ConditionInputs:
     text_ids, negative_text_ids: token ids from the generator's tokenizer (empty = no text).
     reference_audio: float waveform [channels, n] (1 or 2 channels) at 44.1 kHz, or None.
     video_features: [T_v, D_v] per-frame features at 8 fps, or None (no video);
-    video_motion: [T_v, M] raw motion energy of the same frames (``video_features.motion_energy``;
+    video_motion: [T_v, M] raw motion energy of the same frames (``foleystudio.video.motion.motion_energy``;
         the encoder compresses it), or None for zeros. Video is present iff features are given.
     lufs: [2, T_6] left/right loudness in LUFS at 6 Hz, or a `LoudnessCurve`, or None (no curve).
     video_start_s, lufs_start_s: when frame 0 of the video / curve begins, relative to the start of

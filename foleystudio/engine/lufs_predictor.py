@@ -35,18 +35,16 @@ from foleystudio.audio.curve import CURVE_RATE_HZ, FLOOR_LUFS, LoudnessCurve
 from foleystudio.engine.device import select_device
 from foleystudio.engine.video_features import (
     BASE_FRAME_ENCODER,
-    MOTION_REGIONS,
     SMALL_FRAME_ENCODER,
     TINY_FRAME_ENCODER,
     FrameEncoder,
     FrameEncoderConfig,
     compress_motion,
     iter_video_windows,
-    motion_channel_count,
-    motion_energy,
     window_starts,
 )
 from foleystudio.errors import UserInputError
+from foleystudio.video.motion import MOTION_REGIONS, motion_channel_count, motion_energy
 
 logger = logging.getLogger(__name__)
 

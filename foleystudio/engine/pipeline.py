@@ -64,6 +64,33 @@ class GeneratedTake:
     # ``conformance`` then describes the regenerated excerpt, ``measured_curve`` the whole take.
     region_s: tuple[float, float] | None = None
 
+    def parameters(self) -> dict:
+        """Every parameter that made this take, as JSON values (plus the target curve): what a
+        project's `Take` records so the take can be made again."""
+        request = self.request
+        return {
+            "duration_s": request.duration_s,
+            "on_screen_prompt": request.on_screen_prompt,
+            "off_screen_prompt": request.off_screen_prompt,
+            "negative_prompt": request.negative_prompt,
+            "reference_audio": None if request.reference_audio is None else str(request.reference_audio),
+            "video": None if request.video is None else str(request.video.path),
+            "video_start_s": None if request.video is None else request.video.start_s,
+            "follow_video": request.follow_video,
+            "curve": self.target_curve,
+            "adherence": request.adherence,
+            "video_guidance": request.guidance.video,
+            "text_guidance": request.guidance.text,
+            "audio_guidance": request.guidance.audio,
+            "steps": request.steps,
+            "sampler": request.sampler,
+            "seed": self.seed,
+            "variation": self.variation,
+            "model": self.model_id,
+            "device": request.device,
+            "region_s": None if self.region_s is None else list(self.region_s),
+        }
+
 
 def target_curve(engine: Engine, request: GenerationRequest) -> LoudnessCurve:
     """The curve the take is conditioned on and conformed to: the request's, or a flat default."""

@@ -8,7 +8,8 @@ conditioner, 6 fps for the LUFS predictor):
   with an int size); the encoder pools its last feature map onto a coarse grid (2 rows x 3 columns
   by default) before projecting, so the features keep *where* in the picture things are, which the
   stereo placement needs.
-* **Motion energy** (:func:`motion_energy`), parameter-free and deterministic. For frame k it is
+* **Motion energy** (``foleystudio.video.motion.motion_energy``, re-exported here),
+  parameter-free and deterministic. For frame k it is
   the mean absolute luma difference between frame k and frame k - 1 (luma = BT.601 weights on RGB
   scaled to [0, 1]), taken over ``regions`` vertical strips of equal width (left to right) and over
   the whole picture, plus the signed change of the mean luma (a flash, a cut to a brighter shot).
@@ -49,30 +50,22 @@ from torch import nn
 
 from foleystudio.errors import MediaError, UserInputError
 from foleystudio.video.frames import iter_frames
+from foleystudio.video.motion import MOTION_REGIONS, motion_energy
 from foleystudio.video.probe import MediaInfo, probe_media
 
 logger = logging.getLogger(__name__)
 
 VIDEO_FPS = 8.0  # the DiT's video conditioner reads frames at this rate
 VIDEO_FRAME_SIZE = 64  # default square decode size (pixels)
-MOTION_REGIONS = 3
 # Past the end of the video a span may run this far (container durations are rounded, audio often
 # outlasts the picture by a frame or two); the last picture is held there.
 END_TOLERANCE_S = 0.5
 
-# BT.601 luma weights: what "brightness" means for the motion signal.
-_LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 # The usual ImageNet statistics: natural pictures centred near 0 with unit spread.
 _IMAGE_MEAN = (0.485, 0.456, 0.406)
 _IMAGE_STD = (0.229, 0.224, 0.225)
 
 
-def motion_channel_count(regions: int = MOTION_REGIONS) -> int:
-    """Channels of :func:`motion_energy`: one per region, the whole picture, the luma change."""
-    return regions + 2
-
-
-MOTION_CHANNELS = motion_channel_count(MOTION_REGIONS)
 
 
 # ---- frame encoder ------------------------------------------------------------------------------
@@ -212,55 +205,6 @@ class FrameEncoder(nn.Module):
 
 
 # ---- motion energy ------------------------------------------------------------------------------
-
-
-def _luma(frames: torch.Tensor) -> torch.Tensor:
-    weights = torch.tensor(_LUMA_WEIGHTS, dtype=torch.float32, device=frames.device)
-    return (frames.to(torch.float32) * weights).sum(dim=-1) / 255.0
-
-
-def _as_uint8_frames(frames, name: str) -> torch.Tensor:
-    tensor = torch.as_tensor(frames)
-    if tensor.dtype != torch.uint8:
-        raise ValueError(f"{name} must be uint8 RGB, got {tensor.dtype}")
-    if tensor.shape[-1:] != (3,):
-        raise ValueError(f"{name} must end in 3 colour channels, got shape {tuple(tensor.shape)}")
-    return tensor
-
-
-def motion_energy(frames, regions: int = MOTION_REGIONS, previous=None):
-    """Motion signal of uint8 frames [T, H, W, 3] or [B, T, H, W, 3] -> float32 [..., T, regions + 2].
-
-    See the module docstring for the channels. ``previous`` is the frame before ``frames[..., 0]``
-    ([H, W, 3] or [B, H, W, 3]); without it the first frame reads 0. numpy in, numpy out; a torch
-    tensor in, a tensor out (on its device).
-    """
-    was_numpy = isinstance(frames, np.ndarray)
-    video = _as_uint8_frames(frames, "frames")
-    if video.ndim not in (4, 5):
-        raise ValueError(f"frames must be [T, H, W, 3] or [B, T, H, W, 3], got shape {tuple(video.shape)}")
-    if not 1 <= regions <= video.shape[-2]:
-        raise ValueError(f"regions must be between 1 and the frame width {video.shape[-2]}, got {regions}")
-    luma = _luma(video)  # [..., T, H, W]
-    if previous is not None:
-        before = _luma(_as_uint8_frames(previous, "previous").to(video.device)).unsqueeze(-3)
-        if before.shape[:-3] != luma.shape[:-3] or before.shape[-2:] != luma.shape[-2:]:
-            raise ValueError(f"previous frame shape {tuple(before.shape)} does not match frames {tuple(luma.shape)}")
-    else:
-        before = luma[..., :1, :, :]
-    change = torch.diff(luma, dim=-3, prepend=before)
-    energy = _region_means(change.abs(), regions)
-    energy.append(change.abs().mean(dim=(-2, -1)))
-    energy.append(change.mean(dim=(-2, -1)))
-    result = torch.stack(energy, dim=-1)
-    return result.cpu().numpy() if was_numpy else result
-
-
-def _region_means(values: torch.Tensor, regions: int) -> list[torch.Tensor]:
-    """Means over ``regions`` equal-width vertical strips, left to right."""
-    width = values.shape[-1]
-    edges = [round(i * width / regions) for i in range(regions + 1)]
-    return [values[..., edges[i] : edges[i + 1]].mean(dim=(-2, -1)) for i in range(regions)]
 
 
 def compress_motion(motion: torch.Tensor) -> torch.Tensor:

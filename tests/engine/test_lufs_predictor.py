@@ -18,8 +18,9 @@ from foleystudio.engine.lufs_predictor import (
     normalise_lufs,
     predict_curve,
 )
-from foleystudio.engine.video_features import MOTION_CHANNELS, video_inputs, window_starts
+from foleystudio.engine.video_features import video_inputs, window_starts
 from foleystudio.errors import MediaError, UserInputError
+from foleystudio.video.motion import MOTION_CHANNELS
 from tests.media import make_audio, make_video
 
 TINY_SIZE = TINY_LUFS_PREDICTOR.encoder.frame_size

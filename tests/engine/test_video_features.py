@@ -6,18 +6,17 @@ import torch
 
 from foleystudio.engine.video_features import (
     BASE_FRAME_ENCODER,
-    MOTION_CHANNELS,
     SMALL_FRAME_ENCODER,
     TINY_FRAME_ENCODER,
     FrameEncoder,
     FrameEncoderConfig,
     iter_video_windows,
-    motion_energy,
     resample_to_frames,
     video_inputs,
     window_starts,
 )
 from foleystudio.errors import MediaError, UserInputError
+from foleystudio.video.motion import MOTION_CHANNELS, motion_energy
 from tests.media import make_audio, make_video, make_video_from_images
 
 LEFT, CENTRE, RIGHT, WHOLE, LUMA_CHANGE = range(5)
