@@ -55,8 +55,10 @@ logger = logging.getLogger(__name__)
 # Frames of the take below this are silence or noise floor: never boosted (that only makes noise).
 SILENCE_LUFS = -60.0
 MAX_BOOST_DB = 40.0
-# Cuts may go deeper than boosts: a target at the -70 LUFS floor asks for silence.
-MAX_CUT_DB = 60.0
+# Cuts may go much deeper than boosts: cutting never makes noise audible, a target at the -70 LUFS
+# floor asks for silence, and a generated take can come out far too loud (an untrained or
+# out-of-range decode of +40 LUFS has been seen from the tiny test preset).
+MAX_CUT_DB = 140.0
 STEP_DB = 6.0  # steps up to this get a full-frame ramp; larger ones proportionally shorter
 MIN_RAMP_S = 0.010  # the shortest ramp: a fade this long does not click
 SMOOTHING_S = 0.005  # length of the triangular kernel that rounds the ramps' corners

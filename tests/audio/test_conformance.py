@@ -171,14 +171,15 @@ def test_smooth_target_gives_a_smooth_gain_not_a_staircase():
 
 
 def test_extreme_corrections_stay_smooth():
-    # From -60 dB of cut to +40 dB of boost between neighbouring frames.
+    # From a deep cut to +40 dB of boost between neighbouring frames.
     take = noise_take()
     target = np.where(np.arange(FRAMES) % 2 == 0, -70.0, -20.0)
     take[:, : int(RATE * SECONDS)] *= np.repeat(np.where(np.arange(FRAMES) % 2 == 0, 1.0, 0.02), RATE // 6)
     result = conform_to_curve(take, RATE, curve(target), adherence=1.0)
     step = np.abs(np.diff(result.gain_db.astype(np.float64), axis=1)).max()
-    assert step <= 1.001 * 100.0 / (0.010 * RATE)  # at most 100 dB over the shortest ramp (10 ms)
-    assert np.ptp(result.gain_db) > 40.0
+    swing = float(np.ptp(result.gain_db))
+    assert swing > 100.0
+    assert step <= 1.001 * swing / (0.010 * RATE)  # at most the whole swing over the shortest ramp (10 ms)
 
 
 def test_limiter_wins_where_the_target_is_too_loud_and_says_so():

@@ -188,3 +188,17 @@ def test_a_ten_minute_take_works():
     measured = take.measured_curve
     assert len(measured) == 3600
     assert np.median(np.abs(measured.left + 30.0)) < 0.5 and np.median(np.abs(measured.right + 24.0)) < 0.5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_takes_land_within_half_a_lu_of_the_curve_and_under_the_ceiling(engine, seed):
+    times = np.arange(13) / 6
+    left = -30 + 10 * np.sin(3 * times)
+    right = np.where(times < 1.0, -35 + 8 * np.cos(2 * times), -66.0)  # ends below -60: not judged there
+    curve = LoudnessCurve.uniform(left, right)
+    (take,) = run_to_end(generate(engine, request(curve=curve, adherence=1.0, seed=seed)))
+    measured = take.measured_curve
+    for got, wanted in ((measured.left, left[:12]), (measured.right, right[:12])):
+        judged = wanted > -60
+        assert np.abs(got[judged] - wanted[judged]).max() <= 0.5
+    assert take.conformance.true_peak_dbtp <= -1.0 + 1e-6
