@@ -54,14 +54,29 @@ def _place(out: np.ndarray, sound: np.ndarray, start: int, pan: float) -> None:
     out[1, start:end] += np.sin(angle) * sound[: end - start]
 
 
-def render_demo_scene(sample_rate: int = DEMO_SAMPLE_RATE) -> np.ndarray:
-    """The demo clip as float32 stereo, shape (2, samples); the same every time."""
+STEP_TIMES_S = tuple(float(t) for t in np.arange(1.0, 7.2, 0.55))
+DOOR_TIME_S = 8.0
+
+
+def render_demo_parts(sample_rate: int = DEMO_SAMPLE_RATE) -> dict[str, np.ndarray]:
+    """The scene's three sounds apart, float32 stereo (2, samples) each: "wind", "footsteps", "door".
+
+    Their sum, clipped, is `render_demo_scene` (the same random draws in the same order).
+    """
     rng = np.random.default_rng(_SEED)
     n = int(DEMO_DURATION_S * sample_rate)
-    out = _wind(rng, n, sample_rate)
-    step_times = np.arange(1.0, 7.2, 0.55)
-    for index, time_s in enumerate(step_times):
-        pan = -0.9 + 1.8 * index / (len(step_times) - 1)
-        _place(out, _footstep(rng, sample_rate), int(time_s * sample_rate), pan)
-    _place(out, _door_slam(rng, sample_rate), int(8.0 * sample_rate), 0.1)
-    return np.clip(out, -0.98, 0.98).astype(np.float32)
+    wind = _wind(rng, n, sample_rate)
+    steps = np.zeros((2, n))
+    for index, time_s in enumerate(STEP_TIMES_S):
+        pan = -0.9 + 1.8 * index / (len(STEP_TIMES_S) - 1)
+        _place(steps, _footstep(rng, sample_rate), int(time_s * sample_rate), pan)
+    door = np.zeros((2, n))
+    _place(door, _door_slam(rng, sample_rate), int(DOOR_TIME_S * sample_rate), 0.1)
+    return {name: part.astype(np.float32) for name, part in (("wind", wind), ("footsteps", steps), ("door", door))}
+
+
+def render_demo_scene(sample_rate: int = DEMO_SAMPLE_RATE) -> np.ndarray:
+    """The demo clip as float32 stereo, shape (2, samples); the same every time."""
+    parts = render_demo_parts(sample_rate)
+    total = sum(part.astype(np.float64) for part in parts.values())
+    return np.clip(total, -0.98, 0.98).astype(np.float32)

@@ -122,3 +122,19 @@ class RemoveTake(QUndoCommand):
         layer.add_take(self._take, self._index)
         if self._was_selected:
             layer.select_take(self._take.id)
+
+
+class ProjectEdit(QUndoCommand):
+    """Set project fields (``Project.update``: video, frame_rate, video_duration_s, export)."""
+
+    def __init__(self, project: Project, text: str, **values) -> None:
+        super().__init__(text)
+        self._project = project
+        self._old = {name: getattr(project, name) for name in values}
+        self._new = dict(values)
+
+    def redo(self) -> None:
+        self._project.update(**self._new)
+
+    def undo(self) -> None:
+        self._project.update(**self._old)
