@@ -12,13 +12,13 @@ import os
 import sys
 
 from foleystudio import __version__
-from foleystudio.commands import demo, generate, info, loudness, predict_curve
+from foleystudio.commands import app, demo, export, generate, info, loudness, predict_curve
 from foleystudio.errors import UserInputError
 from foleystudio.logs import setup_logging
 
 logger = logging.getLogger(__name__)
 
-COMMANDS = (info, loudness, generate, predict_curve, demo)
+COMMANDS = (app, info, loudness, generate, predict_curve, export, demo)
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 
@@ -32,8 +32,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="foleystudio",
-        description="Foley authoring with a local generator. Without a command: the main job "
-        "(for now the headless demo; the desktop application comes with the GUI).",
+        description="Foley authoring with a local generator. Without a command: the main job, the "
+        "desktop application on the demo project (headless stems where there is no display).",
     )
     parser.add_argument("--version", action="version", version=f"FoleyStudio {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="also print info messages")
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args([*(argv or sys.argv[1:]), "demo"])
+        args = parser.parse_args([*(argv or sys.argv[1:]), "open"])
     log_path = setup_logging(args.verbose)
     try:
         return args.run(args) or EXIT_OK

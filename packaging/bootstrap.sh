@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh checkout: sets up what FoleyStudio needs, then runs it or its tests.
 #
-#   packaging/bootstrap.sh run [ARGS...]   the main job (the app on the demo project; headless: the demo)
+#   packaging/bootstrap.sh run [ARGS...]   the main job: the app on the demo project (no display: its stems, headless)
 #   packaging/bootstrap.sh test [ARGS...]  installs the test tools and runs the whole test suite
 #
 # It creates .venv/ in the checkout, installs the pinned Python packages (pyproject.toml) and, on

@@ -1,4 +1,4 @@
-"""`foleystudio demo`: the headless main job until the desktop window exists.
+"""`foleystudio demo`: the loudness engine on the synthesised demo scene, headless.
 
 Synthesises the demo scene, writes it as a 24-bit BWF WAV carrying its loudness in the bext
 chunk, measures the file as written, and prints the programme loudness and the curve.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import platformdirs
@@ -31,7 +30,7 @@ def default_output_dir() -> Path:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("demo", help="render and measure the demo scene (headless)")
+    parser = subparsers.add_parser("demo", help="render and measure the demo scene (headless loudness demo)")
     parser.add_argument("--out", metavar="DIR", help=f"output folder (default: {default_output_dir()})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace earlier demo files in --out (always done in the default folder)")
@@ -39,11 +38,8 @@ def add_parser(subparsers) -> None:
 
 
 def _display_note() -> str:
-    has_display = os.name == "nt" or os.uname().sysname == "Darwin" or bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
-    where = "a display was found" if has_display else "no display was found"
-    return f"FoleyStudio {__version__}: {where}; the desktop window is not part of this version yet, so this is the headless demo."
+    return (f"FoleyStudio {__version__}: the headless demo of the loudness engine "
+            "(the desktop application is `foleystudio open`).")
 
 
 def run(args: argparse.Namespace) -> int:
