@@ -44,7 +44,13 @@ class LayerEdit(QUndoCommand):
         if other._layer_id != self._layer_id or set(other._new) != set(self._new):
             return False
         self._new = dict(other._new)
+        # A gesture that ends where it started changes nothing: drop it from the stack.
+        self.setObsolete(all(_same(self._old[name], self._new[name]) for name in self._new))
         return True
+
+
+def _same(old, new) -> bool:
+    return type(old) is type(new) and old == new
 
 
 class AddLayer(QUndoCommand):

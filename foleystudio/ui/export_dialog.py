@@ -148,6 +148,8 @@ class ExportDialog(QDialog):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.horizontalHeader().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Stretch)
+        for column in (HOLDS, STATUS, LOUDNESS, PEAK, DURATION):  # numbers and short words: fit them
+            self.table.horizontalHeader().setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.message_label = QLabel()
         self.message_label.setWordWrap(True)
@@ -165,7 +167,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.message_label)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.buttons)
-        self.resize(760, 460)
+        self.resize(980, 480)
 
     def _load(self, settings: ExportSettings) -> None:
         if self.project.folder is not None:

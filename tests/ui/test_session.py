@@ -63,3 +63,11 @@ def test_playhead_is_clamped_to_the_project(qtbot):
     assert session.playhead_s == 0.0
     session.set_playhead(1e9)
     assert session.playhead_s == session.project.video_duration_s
+
+
+def test_a_drag_that_ends_where_it_started_leaves_no_undo_step(qtbot):
+    session = make_session(qtbot)
+    layer = session.project.layers[0]
+    for value in (3.0, 4.0, 2.5):
+        session.push(LayerEdit(session.project, layer.id, "Text guidance", merge_key="drag", text_guidance=value))
+    assert layer.text_guidance == 2.5 and session.undo_stack.count() == 0

@@ -1,0 +1,96 @@
+"""The main window assembled on the demo project: transport, in/out, generation, closing, drops."""
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from foleystudio.demo_project import ensure_demo_project
+from foleystudio.project.store import load_project
+from foleystudio.ui.main_window import MainWindow
+from foleystudio.ui.session import Session
+from foleystudio.ui.settings import AppSettings
+from tests.media import make_video
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    project = load_project(ensure_demo_project(tmp_path / "demo"))
+    window = MainWindow(Session(project), AppSettings(tmp_path / "settings.ini"))
+    qtbot.addWidget(window)
+    window.errors = []
+    window.files.show_error = lambda message: window.errors.append(message)
+    window.files.ask_discard = lambda doing: "discard"  # no modal question when the test closes it
+    window.show_error = lambda message: window.errors.append(message)
+    window.show()
+    yield window
+    window.shutdown()
+
+
+def test_it_opens_on_the_demo_with_every_panel(window):
+    assert window.windowTitle() == "FoleyStudio Demo[*] — FoleyStudio"
+    assert len(window.timeline._lanes) == 3
+    menus = [action.text() for action in window.menuBar().actions()]
+    assert menus == ["&File", "&Edit", "&Layer", "&Transport", "&View", "&Help"]
+    assert window.timecode.text() == "00:00:00:00"
+
+
+def test_frame_steps_and_in_out_points_follow_the_playhead(window, qtbot):
+    window.next_frame_action.trigger()
+    window.next_frame_action.trigger()
+    assert window.session.playhead_s == pytest.approx(2 / 24)
+    assert window.timecode.text() == "00:00:00:02"
+    window.session.set_playhead(1.0)
+    window.in_action.trigger()
+    window.session.set_playhead(3.0)
+    window.out_action.trigger()
+    assert window.in_out() == (1.0, 3.0) and "In 00:00:01:00" in window.range_label.text()
+    window.loop_action.trigger()
+    assert window.player.loop is not None
+
+
+def test_space_plays_and_pauses(window, qtbot):
+    window.play_action.trigger()
+    qtbot.waitUntil(lambda: window.session.playhead_s > 0.05, timeout=3000)
+    window.play_action.trigger()
+    assert not window.player.playing
+
+
+def test_generating_over_the_in_out_range_adds_a_take(window, qtbot):
+    window.prompt_panel.set_model("preset:tiny")
+    layer = window.session.project.layers[0]
+    layer.update(steps=2, variations=1)
+    window.session.set_playhead(2.0)
+    window.in_action.trigger()
+    window.session.set_playhead(3.5)
+    window.out_action.trigger()
+    window.session.select_layer(layer.id)
+    with qtbot.waitSignal(window.generation.worker.job_finished, timeout=30000):
+        window.generate_action.trigger()
+    qtbot.waitUntil(lambda: len(layer.takes) == 2, timeout=5000)
+    take = layer.selected_take
+    assert take.parameters["video_start_s"] == 2.0 and take.parameters["duration_s"] == pytest.approx(1.5)
+    assert window.errors == []
+
+
+def test_closing_with_unsaved_work_asks_first(window):
+    window.session.project.new_layer("Rain")
+    window.files.ask_discard = lambda doing: "cancel"
+    assert not window.close()
+    window.files.ask_discard = lambda doing: "discard"
+    assert window.close()
+
+
+def test_dropping_a_video_uses_it(window, tmp_path):
+    video = make_video(tmp_path / "other.mp4", seconds=3.0)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(video))])
+    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(window, QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
+                                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
+    project = window.session.project
+    assert project.resolve(project.video).name == "other.mp4"
+    assert project.video_duration_s == pytest.approx(3.0, abs=0.05)
