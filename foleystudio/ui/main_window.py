@@ -12,10 +12,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
     QDockWidget,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -52,6 +57,35 @@ logger = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".m4v", ".webm", ".mxf")
 
 
+class SpaceToPlay(QObject):
+    """Space plays and pauses wherever the focus is, except where it types a space (a prompt, a
+    name): a focused button, spin box or list would otherwise take the key, and a designer hits
+    Space without looking where the focus went."""
+
+    def __init__(self, play_action: QAction, parent: QObject) -> None:
+        super().__init__(parent)
+        self._play = play_action
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() != QEvent.Type.KeyPress or event.key() != Qt.Key.Key_Space:
+            return False
+        if event.modifiers() != Qt.KeyboardModifier.NoModifier or event.isAutoRepeat():
+            return False
+        focus = QApplication.focusWidget()
+        if focus is None or focus.window() is not self.parent() or _types_text(focus):
+            return False
+        self._play.trigger()
+        return True
+
+
+def _types_text(widget) -> bool:
+    if isinstance(widget, (QTextEdit, QPlainTextEdit)):
+        return not widget.isReadOnly()
+    if isinstance(widget, QLineEdit):
+        return not widget.isReadOnly() and not isinstance(widget.parent(), QAbstractSpinBox)
+    return False
+
+
 class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None, settings: AppSettings | None = None) -> None:
         super().__init__()
@@ -70,6 +104,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._connect()
         self.settings.restore_window(self)
+        self.space_to_play = SpaceToPlay(self.play_action, self)
+        QApplication.instance().installEventFilter(self.space_to_play)
         self._update_title()
         self._update_timecode(self.session.playhead_s)
 
@@ -176,6 +212,9 @@ class MainWindow(QMainWindow):
         self.loop_action = self._action("Loop In/Out", self.toggle_loop, "Ctrl+L")
         self.loop_action.setCheckable(True)
         self.fit_action = self._action("Zoom to Fit", self.timeline.zoom_to_fit, "Ctrl+0")
+        self.reset_curve_action = self._action("Reset Curve", self.curve_editor.reset_curve)
+        self.curve_from_file_action = self._action("Curve from Audio File…", self.curve_from_file)
+        self.curve_from_video_action = self._action("Predict Curve from Video", self.curve_from_video, "Ctrl+P")
         self.log_action = self._action("Show Log Folder", self.show_log_folder)
         self.about_action = self._action("About FoleyStudio", self.show_about)
 
@@ -195,6 +234,9 @@ class MainWindow(QMainWindow):
         edit = bar.addMenu("&Edit")
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
+        curve_menu = bar.addMenu("&Curve")
+        for action in (self.curve_from_video_action, self.curve_from_file_action, self.reset_curve_action):
+            curve_menu.addAction(action)
         layer_menu = bar.addMenu("&Layer")
         for name in ("add_action", "duplicate_action", "rename_action", "delete_action", "move_up_action",
                      "move_down_action"):
@@ -273,6 +315,42 @@ class MainWindow(QMainWindow):
         start, duration = (0.0, None) if span is None else (span[0], span[1] - span[0])
         return self.generation.generate_layer(layer_id, self.prompt_panel.model() or "default",
                                               self.prompt_panel.device(), start_s=start, duration_s=duration)
+
+    def curve_from_file(self) -> None:
+        """Fill the selected layer's curve with the loudness of an audio file (a reference, a temp mix)."""
+        if self.session.selected_layer() is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Loudness curve from audio file", "",
+                                              "Audio (*.wav *.flac *.aif *.aiff *.ogg *.mp3);;All files (*)")
+        if path:
+            try:
+                self.curve_editor.fill_from_audio_file(path)
+            except (UserInputError, MediaError) as error:
+                self.show_error(str(error))
+
+    def curve_from_video(self) -> bool:
+        """Fill the selected layer's curve with the LUFS predictor's reading of the picture."""
+        from foleystudio.engine.builder import load_engine
+        from foleystudio.engine.checkpoint import ModelError
+        from foleystudio.engine.lufs_predictor import predict_curve
+
+        project = self.session.project
+        video = project.resolve(project.video) if project.video is not None else None
+        if self.session.selected_layer() is None or video is None:
+            self.show_error("Predicting a curve needs a video and a selected layer.")
+            return False
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            engine = load_engine(self.prompt_panel.model() or "default", self.prompt_panel.device())
+            curve = predict_curve(engine.lufs_predictor, video, 0.0, project.video_duration_s, engine.device)
+        except (UserInputError, MediaError, ModelError) as error:
+            self.show_error(f"Could not predict the curve: {error}")
+            return False
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.curve_editor.fill_from_curve(curve, "Predict curve from video")
+        self.statusBar().showMessage(f"Curve predicted from the picture by {engine.model_id}", 8000)
+        return True
 
     def set_in_point(self) -> None:
         self._in_s = self.session.playhead_s
@@ -364,8 +442,13 @@ class MainWindow(QMainWindow):
         self.shutdown()
         event.accept()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.timeline.graphics.setFocus()  # not a text field: the transport keys work at once
+
     def shutdown(self) -> None:
         """Stop playback, jobs and background threads (also for tests)."""
+        QApplication.instance().removeEventFilter(self.space_to_play)
         self.player.close()
         self.generation.shutdown()
         self.video_view.close()

@@ -1,9 +1,10 @@
 """The main window assembled on the demo project: transport, in/out, generation, closing, drops."""
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QLineEdit, QPlainTextEdit
 
 from foleystudio.demo_project import ensure_demo_project
 from foleystudio.project.store import load_project
@@ -31,7 +32,7 @@ def test_it_opens_on_the_demo_with_every_panel(window):
     assert window.windowTitle() == "FoleyStudio Demo[*] — FoleyStudio"
     assert len(window.timeline._lanes) == 3
     menus = [action.text() for action in window.menuBar().actions()]
-    assert menus == ["&File", "&Edit", "&Layer", "&Transport", "&View", "&Help"]
+    assert menus == ["&File", "&Edit", "&Curve", "&Layer", "&Transport", "&View", "&Help"]
     assert window.timecode.text() == "00:00:00:00"
 
 
@@ -94,3 +95,32 @@ def test_dropping_a_video_uses_it(window, tmp_path):
     project = window.session.project
     assert project.resolve(project.video).name == "other.mp4"
     assert project.video_duration_s == pytest.approx(3.0, abs=0.05)
+
+
+def test_space_plays_even_from_a_focused_spin_box_but_types_in_a_prompt(window, qtbot):
+    gain = window.layers_panel.findChild(QDoubleSpinBox, f"gain_{window.session.project.layers[0].id}")
+    gain.setFocus()
+    qtbot.waitUntil(gain.hasFocus)
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
+    assert window.player.playing
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Space)
+    assert not window.player.playing
+    prompt = window.prompt_panel.findChild(QPlainTextEdit, "negative_prompt") or \
+        window.prompt_panel.findChild(QLineEdit, "negative_prompt")
+    prompt.setFocus()
+    qtbot.waitUntil(prompt.hasFocus)
+    qtbot.keyClicks(prompt, "no music")
+    assert not window.player.playing and "no music" in (getattr(prompt, "toPlainText", None) or prompt.text)()
+
+
+def test_the_curve_menu_predicts_a_curve_from_the_picture_as_one_undo_step(window):
+    window.prompt_panel.set_model("preset:tiny")
+    layer = window.session.project.layers[0]
+    before = layer.curve
+    assert window.curve_from_video()
+    assert layer.curve != before and len(layer.curve) == 60
+    assert layer.curve.left.min() >= -70.0 and layer.curve.left.max() <= 0.0
+    window.session.undo_stack.undo()
+    assert layer.curve == before
+    window.reset_curve_action.trigger()
+    assert np.allclose(layer.curve.left, -23.0)
