@@ -129,6 +129,9 @@ class MainWindow(QMainWindow):
         lower = QSplitter(Qt.Orientation.Vertical)
         lower.addWidget(self.timeline)
         lower.addWidget(self.curve_editor)
+        self.timeline.setMinimumHeight(200)
+        lower.setStretchFactor(0, 3)  # the timeline (all layers) over the selected layer's curves
+        lower.setStretchFactor(1, 2)
         centre = QSplitter(Qt.Orientation.Vertical)
         centre.setObjectName("centreSplitter")
         centre.addWidget(top)

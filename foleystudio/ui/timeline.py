@@ -1,5 +1,6 @@
 """The timeline: a timecode ruler with the picture's thumbnails, the playhead, in/out points, and per
-layer a lane with its selected take's waveform and its left/right loudness curves.
+layer a lane group: its selected take's waveform, then its left and its right loudness lanes (the
+drawn curve, with the take's measured curve dotted over it so adherence shows at a glance).
 
 Built with pyqtgraph: every lane is a PlotItem whose x axis is linked to the ruler's, so the mouse
 wheel zooms and a drag scrolls all lanes together (x only; levels never zoom). Lanes are rebuilt
@@ -22,7 +23,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from foleystudio.errors import MediaError
 from foleystudio.mix import take_audio, take_start_s
@@ -35,7 +36,9 @@ from foleystudio.video.timecode import seconds_to_timecode
 logger = logging.getLogger(__name__)
 
 RULER_HEIGHT = 64
-LANE_HEIGHT = 70
+WAVE_HEIGHT = 48
+LOUDNESS_HEIGHT = 30
+LANE_KINDS = ("wave", "left", "right")
 THUMB_HEIGHT = 36
 ENVELOPE_POINTS = 2000  # per take: enough for a full-width lane, cheap to draw
 LEFT_COLOUR, RIGHT_COLOUR, MEASURED_COLOUR = "#4fc3f7", "#ffb74d", "#e0e0e0"
@@ -65,15 +68,21 @@ class Timeline(QWidget):
         self.session = session
         self._envelopes: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray] | None] = {}
         self._thumbs: dict[str, list] = {}
-        self._lanes: dict[str, pg.PlotItem] = {}
+        self._lanes: dict[str, dict[str, pg.PlotItem]] = {}  # layer id -> lane kind -> plot
         self._playheads: list[pg.InfiniteLine] = []
         self._loop: tuple[float, float] | None = None
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setObjectName("timelineGraphics")
         self.graphics.ci.setSpacing(1)
+        # Many layers outgrow the panel: the lanes scroll vertically, the ruler's zoom stays horizontal.
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self.graphics)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
+        layout.addWidget(self.scroll)
         session.project_replaced.connect(self.rebuild)
         session.edited.connect(self._on_edited)
         session.selection_changed.connect(lambda _id: self._paint_selection())
@@ -89,15 +98,20 @@ class Timeline(QWidget):
         self._playheads.clear()
         self.ruler = self._make_ruler(project)
         self.graphics.addItem(self.ruler, row=0, col=0)
-        for row, layer in enumerate(project.layers, start=1):
-            lane = self._make_lane(layer)
-            self.graphics.addItem(lane, row=row, col=0)
-            self._lanes[layer.id] = lane
+        row = 1
+        for layer in project.layers:
+            group = {}
+            for kind in LANE_KINDS:
+                group[kind] = self._make_lane(layer, WAVE_HEIGHT if kind == "wave" else LOUDNESS_HEIGHT)
+                self.graphics.addItem(group[kind], row=row, col=0)
+                row += 1
+            self._lanes[layer.id] = group
             self._draw_lane(layer)
         self._paint_selection()
         self._move_playheads(self.session.playhead_s)
         self.set_loop(self._loop)
-        self.graphics.setMinimumHeight(RULER_HEIGHT + LANE_HEIGHT * max(1, len(project.layers)))
+        group_height = WAVE_HEIGHT + 2 * LOUDNESS_HEIGHT
+        self.graphics.setMinimumHeight(RULER_HEIGHT + group_height * max(1, len(project.layers)))
 
     def _make_ruler(self, project) -> pg.PlotItem:
         ruler = pg.PlotItem(axisItems={"bottom": TimecodeAxis(project.frame_rate)})
@@ -119,9 +133,9 @@ class Timeline(QWidget):
         self._add_playhead(ruler, movable=True)
         return ruler
 
-    def _make_lane(self, layer: Layer) -> pg.PlotItem:
+    def _make_lane(self, layer: Layer, height: int) -> pg.PlotItem:
         lane = pg.PlotItem()
-        lane.setFixedHeight(LANE_HEIGHT)
+        lane.setFixedHeight(height)
         lane.hideAxis("bottom")
         lane.getAxis("left").setWidth(0)
         lane.hideAxis("left")
@@ -144,12 +158,30 @@ class Timeline(QWidget):
 
     # ---- drawing a lane --------------------------------------------------------------------------
     def _draw_lane(self, layer: Layer) -> None:
-        lane = self._lanes.get(layer.id)
-        if lane is None:
+        group = self._lanes.get(layer.id)
+        if group is None:
             return
-        for item in list(lane.items):
-            if not isinstance(item, pg.InfiniteLine):
-                lane.removeItem(item)
+        for lane in group.values():
+            for item in list(lane.items):
+                if not isinstance(item, pg.InfiniteLine):
+                    lane.removeItem(item)
+        self._draw_waveform(group["wave"], layer)
+        take = layer.selected_take
+        measured = take.measured_curve if take is not None else None
+        offset = take_start_s(take) if take is not None else 0.0
+        curve = layer.curve
+        for kind, values, colour in (("left", curve.left, LEFT_COLOUR), ("right", curve.right, RIGHT_COLOUR)):
+            lane = group[kind]
+            lane.addItem(pg.PlotDataItem(*_curve_steps(curve.times, values, curve.frame_s), pen=pg.mkPen(colour, width=1.5)))
+            if measured is not None:
+                taken = measured.left if kind == "left" else measured.right
+                lane.addItem(pg.PlotDataItem(*_curve_steps(measured.times + offset, taken, measured.frame_s),
+                                             pen=pg.mkPen(MEASURED_COLOUR, width=1, style=Qt.PenStyle.DotLine)))
+            tag = pg.TextItem("L" if kind == "left" else "R", color=colour, anchor=(0, 0))
+            tag.setPos(0.0, 1.05)
+            lane.addItem(tag)
+
+    def _draw_waveform(self, lane: pg.PlotItem, layer: Layer) -> None:
         envelope = self._envelope(layer)
         if envelope is not None:
             times, top, bottom = envelope
@@ -159,15 +191,6 @@ class Timeline(QWidget):
             lane.addItem(upper)
             lane.addItem(lower)
             lane.addItem(pg.FillBetweenItem(upper, lower, brush=pg.mkBrush(shade, shade, shade + 40, 110)))
-        curve = layer.curve
-        for values, colour in ((curve.left, LEFT_COLOUR), (curve.right, RIGHT_COLOUR)):
-            lane.addItem(pg.PlotDataItem(*_curve_steps(curve.times, values, curve.frame_s), pen=pg.mkPen(colour, width=1.5)))
-        take = layer.selected_take
-        if take is not None and take.measured_curve is not None:
-            measured = take.measured_curve
-            level = (np.maximum(measured.left, measured.right) + 70.0) / 70.0 * 2.0 - 1.0
-            lane.addItem(pg.PlotDataItem(measured.times + take_start_s(take), level,
-                                         pen=pg.mkPen(MEASURED_COLOUR, width=1, style=Qt.PenStyle.DotLine)))
         label = pg.TextItem(self._lane_title(layer), color="#dddddd", anchor=(0, 0))
         label.setPos(0.0, 1.05)
         label.setZValue(20)
@@ -233,9 +256,10 @@ class Timeline(QWidget):
             self._draw_lane(layer)
 
     def _paint_selection(self) -> None:
-        for layer_id, lane in self._lanes.items():
+        for layer_id, group in self._lanes.items():
             colour = SELECTED_BACKGROUND if layer_id == self.session.selected_layer_id else LANE_BACKGROUND
-            lane.vb.setBackgroundColor(colour)
+            for lane in group.values():
+                lane.vb.setBackgroundColor(colour)
 
     def _move_playheads(self, seconds: float) -> None:
         for line in self._playheads:
@@ -252,6 +276,10 @@ class Timeline(QWidget):
         else:
             self.loop_region.setRegion(loop)
             self.loop_region.show()
+
+    def lanes(self, layer_id: str) -> dict[str, pg.PlotItem]:
+        """The lane group of a layer: plots keyed "wave", "left", "right"."""
+        return self._lanes[layer_id]
 
     def zoom_to_fit(self) -> None:
         self.ruler.setXRange(0.0, self.session.project.video_duration_s, padding=0)
