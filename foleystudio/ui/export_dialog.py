@@ -320,7 +320,7 @@ class ExportDialog(QDialog):
         self.project.update(export=settings)  # may re-plan through the session's edited signal
         self.report = report
         self.refresh()
-        self.message_label.setText(f"Exported {len(report.files)} files to {report.folder}.")
+        self.message_label.setText(f"Exported {len(report.files)} files to {report.folder}." + _peak_warning(report))
         return report
 
     def _progress(self, done: int, total: int, item) -> None:
@@ -342,3 +342,16 @@ class ExportDialog(QDialog):
 
     def _show_error_box(self, message: str) -> None:
         QMessageBox.warning(self, "Export", message)
+
+
+# Generated takes are limited to this; a file above it (after resampling, or in a mixdown of
+# several layers) deserves a look before delivery. Said, never silently fixed: stems stay as made.
+DELIVERY_CEILING_DBTP = -1.0
+
+
+def _peak_warning(report) -> str:
+    hot = [item.path.name for item in report.files
+           if item.true_peak_dbtp is not None and item.true_peak_dbtp > DELIVERY_CEILING_DBTP + 0.05]
+    if not hot:
+        return ""
+    return f" {len(hot)} above {DELIVERY_CEILING_DBTP:g} dBTP: {', '.join(hot)}."

@@ -197,3 +197,16 @@ def test_a_bare_project_works_too(qtbot, tmp_path):
     type_into(qtbot, dialog.folder_edit, str(tmp_path / "out"))
     qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
     assert len(list((tmp_path / "out").iterdir())) == 4 and dialog.report is not None
+
+
+def test_files_above_minus_one_dbtp_are_pointed_out(qtbot, session, tmp_path):
+    dialog = make_dialog(qtbot, session, Answers())
+    dialog.folder_edit.setText(str(tmp_path / "quiet"))
+    dialog.export()
+    assert "dBTP" not in dialog.message_label.text()
+    session.project.layers[0].update(gain_db=12.0)  # a 0.3 sine at +12 dB peaks at +1.6 dBTP
+    dialog.folder_edit.setText(str(tmp_path / "hot"))
+    dialog.refresh()
+    dialog.export()
+    message = dialog.message_label.text()
+    assert "2 above -1 dBTP" in message and "Steps on gravel" in message and "Mixdown" in message
