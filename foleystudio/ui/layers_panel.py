@@ -29,7 +29,7 @@ import dataclasses
 import logging
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QSize, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence, QUndoCommand
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -85,6 +85,9 @@ ROLE_TOOLTIPS = {
 COLUMN_NAME, COLUMN_ROLE, COLUMN_MUTE, COLUMN_SOLO, COLUMN_GAIN = range(5)
 _ID_ROLE = Qt.ItemDataRole.UserRole
 _AB_HISTORY = 8  # take selections remembered per layer for A/B
+
+
+TAKE_ROW_HEIGHT = 24
 
 
 class RenameTake(QUndoCommand):
@@ -565,6 +568,9 @@ class LayersPanel(QWidget):
         item.setData(_ID_ROLE, take.id)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
         item.setToolTip(take_tooltip(take))
+        # One row height for all takes: the selected one's icon would otherwise make it taller
+        # than the rest and the list would look uneven.
+        item.setSizeHint(QSize(0, TAKE_ROW_HEIGHT))
         if selected:
             font = QFont(item.font())
             font.setBold(True)
