@@ -7,7 +7,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 QT_FREE = ("foleystudio.audio", "foleystudio.video", "foleystudio.project", "foleystudio.engine", "foleystudio.takes",
            "foleystudio.mix", "foleystudio.export", "foleystudio.playback",
-           "foleystudio.generation", "foleystudio.demo_project")
+           "foleystudio.generation", "foleystudio.demo_project", "foleystudio.training")
 
 
 def test_import_linter_contract_is_kept():
