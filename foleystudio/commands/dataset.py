@@ -1,0 +1,119 @@
+"""`foleystudio dataset ...`: building training data.
+
+- ``dataset index LIBRARY_DIR --out INDEX_DIR``: index any folder of sounds (captions, audio facts,
+  licence, train/validation split by source); re-running it updates only what changed, and a run
+  that was stopped picks up where it stopped (foleystudio.training.index).
+- ``dataset open-corpus --out DIR``: fetch and index the open corpus of
+  shared/corpus/train_manifest.tsv (foleystudio.training.open_corpus, imported only when used so
+  the rest of the CLI works without it).
+
+A progress line goes to stderr when it is a terminal; the summary goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from foleystudio.errors import UserInputError
+
+# Redraw the progress line at most this often (s): a terminal slows indexing if redrawn per file.
+_REDRAW_S = 0.1
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 0 and below 1")
+    return value
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("dataset", help="index sound libraries and build training data")
+    commands = parser.add_subparsers(dest="dataset_command", metavar="DATASET_COMMAND", required=True,
+                                     parser_class=type(parser))
+    index = commands.add_parser("index", help="index a folder of sounds (captions, facts, licence, split)")
+    index.add_argument("library", metavar="LIBRARY_DIR", help="folder of sounds (searched recursively)")
+    index.add_argument("--out", required=True, metavar="INDEX_DIR", help="folder for the index (updated in place)")
+    index.add_argument("--val-fraction", type=_fraction, default=0.1, metavar="F",
+                       help="share of sources held out for validation (default 0.1)")
+    index.add_argument("--seed", type=int, default=0, help="seed of the train/validation split")
+    index.set_defaults(run=run_index)
+
+    corpus = commands.add_parser("open-corpus", help="fetch and index the open training corpus")
+    corpus.add_argument("--out", required=True, metavar="DIR", help="folder for the library and its index")
+    corpus.add_argument("--manifest", metavar="PATH", help="corpus manifest (default: the shared train_manifest.tsv)")
+    corpus.add_argument("--packages", metavar="P1,P2", help="only these packages (comma-separated)")
+    corpus.add_argument("--cache", metavar="DIR", help="where downloaded packages are kept")
+    corpus.set_defaults(run=run_open_corpus)
+
+
+class ProgressLine:
+    """``progress(done, total)`` drawing "\\rlabel done/total (p%)" on a terminal, else nothing."""
+
+    def __init__(self, label: str, stream=None):
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
+        self._last = 0.0
+        self._drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or (done < total and now - self._last < _REDRAW_S):
+            return
+        self._last = now
+        percent = 100 * done // total if total else 100
+        print(f"\r{self.label} {done}/{total} ({percent}%)", end="", file=self.stream, flush=True)
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            print(file=self.stream, flush=True)
+            self._drawn = False
+
+
+def run_index(args: argparse.Namespace) -> int:
+    from foleystudio.training.index import index_library
+
+    progress = ProgressLine("indexing")
+    try:
+        report = index_library(args.library, args.out, progress=progress, val_fraction=args.val_fraction, seed=args.seed)
+    finally:
+        progress.close()
+    print(f"{report.index_dir}: {report.summary()}")
+    for path, reason in report.unreadable[:20]:
+        print(f"  unreadable: {path}: {reason}")
+    if len(report.unreadable) > 20:
+        print(f"  ... and {len(report.unreadable) - 20} more (all are listed in index.json)")
+    return 0
+
+
+def run_open_corpus(args: argparse.Namespace) -> int:
+    try:
+        from foleystudio.training.open_corpus import build_open_corpus
+    except ImportError as error:
+        raise UserInputError(f"the open-corpus builder is not available in this build ({error})") from None
+    options = {}
+    if args.manifest:
+        options["manifest"] = Path(args.manifest)
+    if args.packages:
+        packages = [name.strip() for name in args.packages.split(",") if name.strip()]
+        if not packages:
+            raise UserInputError("--packages needs at least one package name")
+        options["packages"] = packages
+    if args.cache:
+        options["cache_dir"] = Path(args.cache)
+    progress = ProgressLine("open corpus")
+    try:
+        report = build_open_corpus(Path(args.out), progress=progress, **options)
+    finally:
+        progress.close()
+    summary = report.summary() if callable(getattr(report, "summary", None)) else report
+    print(f"{args.out}: {summary}")
+    return 0

@@ -1,0 +1,55 @@
+"""`foleystudio evaluate MODEL --data INDEX_DIR [--split val] [--limit N] [--out JSON]`: quality metrics.
+
+Runs `foleystudio.training.evaluate.evaluate_model` on the held-out clips of an index and writes its
+JSON report to stdout or ``--out``. See that module for what each number means (and for how little
+they mean for an untrained model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from foleystudio.atomic import check_output_path, write_text_atomic
+from foleystudio.commands._args import to_jsonable
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("evaluate", help="measure a model on the held-out clips of a dataset index")
+    parser.add_argument("model", help="model name, model folder, or preset:NAME for an untrained preset")
+    parser.add_argument("--data", required=True, metavar="INDEX_DIR", help="dataset index folder (index.json, clips.jsonl)")
+    parser.add_argument("--split", default="val", choices=("val", "train"), help="which split to evaluate (default: val)")
+    parser.add_argument("--limit", type=_positive_int, metavar="N", help="evaluate at most N clips")
+    parser.add_argument("--steps", type=_positive_int, default=8, help="sampling steps per take (default: 8)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the takes and rendered pictures (default: 0)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    parser.add_argument("--out", metavar="JSON", help="write the report here instead of stdout")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here: torch takes seconds to import, and other commands should not pay for it.
+    from foleystudio.training.evaluate import evaluate_model
+
+    if args.out:
+        check_output_path(args.out, args.overwrite)
+    report = evaluate_model(args.model, args.data, args.split, limit=args.limit, steps=args.steps,
+                            seed=args.seed, device=args.device)
+    text = json.dumps(to_jsonable(report), indent=2, allow_nan=False) + "\n"
+    if args.out:
+        write_text_atomic(args.out, text, overwrite=args.overwrite)
+        print(f"evaluated {report['clips_evaluated']} clips with {report['model']}: {args.out}")
+    else:
+        print(text, end="")
+    return 0

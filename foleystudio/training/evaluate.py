@@ -1,0 +1,398 @@
+"""Evaluation metrics on plain arrays, a small sound-category classifier, and `evaluate_model`.
+
+Every metric is a function of arrays (no files, no model) with its definition in its docstring, so
+tests can check it on constructed cases with known answers. `evaluate_model` is the orchestration:
+held-out clips of an index -> generation requests (caption + measured curve + rendered video) ->
+takes -> the metrics, as one JSON-ready dict.
+
+What the numbers mean for an **untrained** engine (``preset:tiny``, today's state): takes are noise
+shaped only by loudness conformance, so the raw LU error is large, the after-conformance error is
+small (that part is DSP, not learning), onset/AV-Align scores of generated audio are near chance,
+the classifier on generated audio is near chance and the Fréchet distance is large, and the LUFS
+predictor's error is that of random weights. They become meaningful once training runs; the real
+validation audio rows (classifier ceiling, AV-Align of the real audio against its own rendered
+picture) show what a perfect generator would score.
+
+The semantic metrics use a classifier trained here, on the index's own training split (log-mel band
+statistics -> a two-layer MLP), in place of Tri-Ergon's PaSST/OpenL3 (unavailable offline). Its
+hidden layer is the embedding for the Fréchet distance: a small, domain-matched stand-in for FD_openl3.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from foleystudio.audio.curve import FLOOR_LUFS, LoudnessCurve
+from foleystudio.training.onsets import av_align, detect_onsets, motion_peaks, onset_f1
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 44100
+ACTIVE_LUFS = -60.0
+
+__all__ = [
+    "CategoryClassifier", "av_align", "classifier_embedding", "codec_scores", "curve_mae_lu",
+    "evaluate_model", "frechet_distance", "lufs_predictor_mae", "mel_statistics", "onset_f1",
+    "per_category", "train_category_classifier",
+]
+
+
+# ---- loudness ---------------------------------------------------------------------------------------
+
+
+def _curve_array(curve) -> np.ndarray:
+    if isinstance(curve, LoudnessCurve):
+        return np.stack([curve.left, curve.right])
+    array = np.asarray(curve, dtype=np.float64)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2:
+        raise ValueError(f"a curve must be a LoudnessCurve or an array (channels, frames), got shape {array.shape}")
+    return array
+
+
+def curve_mae_lu(requested, measured, floor: float = ACTIVE_LUFS) -> float:
+    """Loudness-curve adherence: mean |measured - requested| in LU over the frames (of each channel)
+    where the requested value is above ``floor`` (-60 LUFS); NaN if there is none.
+
+    Curves are `LoudnessCurve` s or arrays (channels, frames) on the same frames (DESIGN.md §2,
+    1/6 s); both are floored at -70 LUFS first; a longer one is cut to the shorter's length.
+    """
+    want, got = _curve_array(requested), _curve_array(measured)
+    if want.shape[0] != got.shape[0]:
+        raise ValueError(f"curves have different channel counts: {want.shape[0]} and {got.shape[0]}")
+    frames = min(want.shape[1], got.shape[1])
+    want = np.maximum(want[:, :frames], FLOOR_LUFS)
+    got = np.maximum(got[:, :frames], FLOOR_LUFS)
+    active = want > floor
+    return float(np.abs(got - want)[active].mean()) if active.any() else float("nan")
+
+
+def lufs_predictor_mae(predicted, reference) -> float:
+    """LUFS-predictor error: mean |predicted - reference| in LU over all frames of both channels,
+    each clipped to [-70, 0] LUFS first (the predictor's output range; 70 x its training loss).
+    Quiet frames count: predicting silence where there is silence is part of the job."""
+    want, got = _curve_array(reference), _curve_array(predicted)
+    frames = min(want.shape[1], got.shape[1])
+    if frames == 0:
+        return float("nan")
+    want = np.clip(want[:, :frames], FLOOR_LUFS, 0.0)
+    got = np.clip(got[:, :frames], FLOOR_LUFS, 0.0)
+    return float(np.abs(got - want).mean())
+
+
+def codec_scores(reference, estimate, sample_rate: int = SAMPLE_RATE) -> dict:
+    """Codec reconstruction (`foleystudio.engine.codec.metrics`): multi-resolution STFT distance,
+    log-mel L1 in dB, loudness-curve error in LU (frames above -60 LUFS) of a (2, n) reference and
+    its (2, >= n) reconstruction."""
+    from foleystudio.engine.codec.metrics import reconstruction_scores
+
+    ref = torch.as_tensor(np.asarray(reference, dtype=np.float32))
+    est = torch.as_tensor(np.asarray(estimate, dtype=np.float32))
+    scores = reconstruction_scores(ref, est, sample_rate)
+    return {"mr_stft": scores.mr_stft, "log_mel_l1_db": scores.log_mel_l1_db,
+            "loudness_error_lu": scores.loudness_error_lu}
+
+
+# ---- distributions -------------------------------------------------------------------------------------
+
+
+def frechet_distance(emb_a, emb_b) -> float:
+    """Fréchet distance between Gaussians fitted to two embedding sets (rows are samples):
+    |mu_a - mu_b|^2 + Tr(C_a + C_b - 2 (C_a C_b)^(1/2)), with scipy's matrix square root (its
+    imaginary part from round-off dropped; a tiny ridge added when the product is singular).
+    0 for identical sets; needs at least two rows each."""
+    import scipy.linalg
+
+    a, b = np.asarray(emb_a, dtype=np.float64), np.asarray(emb_b, dtype=np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"embeddings must be (samples, dims) with equal dims, got {a.shape} and {b.shape}")
+    if len(a) < 2 or len(b) < 2:
+        raise ValueError("the Fréchet distance needs at least two embeddings on each side")
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # Few samples in many dimensions make the covariances singular; scipy then warns that the root
+    # "might be inaccurate". The trace we need stays well defined, so the warning is silenced here
+    # (locally) and a non-finite result is retried with a small ridge, as the usual FID code does.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        root = scipy.linalg.sqrtm(cov_a @ cov_b)
+        if not np.all(np.isfinite(root)):
+            ridge = np.eye(len(cov_a)) * 1e-6
+            root = scipy.linalg.sqrtm((cov_a + ridge) @ (cov_b + ridge))
+    root = np.real(root)
+    value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(root))
+    return max(value, 0.0)  # round-off can leave identical sets a hair below 0
+
+
+def per_category(values: Sequence[float], categories: Sequence[str]) -> dict[str, dict]:
+    """Mean and count of ``values`` per category (NaNs skipped; "" reads "(none)")."""
+    if len(values) != len(categories):
+        raise ValueError(f"{len(values)} values but {len(categories)} categories")
+    groups: dict[str, list[float]] = defaultdict(list)
+    for value, category in zip(values, categories):
+        if value is not None and math.isfinite(value):
+            groups[category or "(none)"].append(float(value))
+    return {name: {"n": len(items), "mean": float(np.mean(items))} for name, items in sorted(groups.items())}
+
+
+# ---- category classifier -----------------------------------------------------------------------------
+
+
+def mel_statistics(audio, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Clip features for the classifier: per mel band (80, dB, mono mix) the mean, the standard
+    deviation and the mean absolute frame-to-frame change over time -> float32 (240,)."""
+    from foleystudio.engine.codec.metrics import log_mel_db
+
+    wave = np.asarray(audio, dtype=np.float32)
+    mono = wave.mean(axis=0) if wave.ndim == 2 else wave
+    mel = log_mel_db(torch.from_numpy(np.ascontiguousarray(mono)), sample_rate).numpy()  # [frames, bands]
+    change = np.abs(np.diff(mel, axis=0)).mean(axis=0) if len(mel) > 1 else np.zeros(mel.shape[1])
+    return np.concatenate([mel.mean(axis=0), mel.std(axis=0), change]).astype(np.float32)
+
+
+class _Mlp(nn.Module):
+    def __init__(self, inputs: int, hidden: int, classes: int) -> None:
+        super().__init__()
+        self.embed = nn.Sequential(nn.Linear(inputs, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU())
+        self.head = nn.Linear(hidden, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x))
+
+
+@dataclass(eq=False)
+class CategoryClassifier:
+    """A trained mel-statistics MLP: categories, feature standardisation and the network."""
+
+    categories: tuple[str, ...]
+    mean: np.ndarray
+    std: np.ndarray
+    network: _Mlp
+
+    def _inputs(self, features: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(((features - self.mean) / self.std).astype(np.float32))
+
+    def features(self, audios: Sequence[np.ndarray]) -> np.ndarray:
+        return np.stack([mel_statistics(audio) for audio in audios])
+
+    @torch.no_grad()
+    def predict(self, audios: Sequence[np.ndarray]) -> list[str]:
+        logits = self.network(self._inputs(self.features(audios)))
+        return [self.categories[i] for i in logits.argmax(dim=1).tolist()]
+
+    @torch.no_grad()
+    def embed(self, audios: Sequence[np.ndarray]) -> np.ndarray:
+        return self.network.embed(self._inputs(self.features(audios))).numpy().astype(np.float64)
+
+    def accuracy(self, audios: Sequence[np.ndarray], categories: Sequence[str]) -> float:
+        """Fraction of clips whose predicted category is the given one."""
+        if not audios:
+            return float("nan")
+        return float(np.mean([p == c for p, c in zip(self.predict(audios), categories)]))
+
+
+def train_category_classifier(items: Sequence[tuple[np.ndarray, str]], *, epochs: int = 300, hidden: int = 64,
+                              seed: int = 0, learning_rate: float = 3e-3) -> CategoryClassifier:
+    """Train the classifier on (audio (2, n), category) pairs, full batch with Adam.
+
+    Deterministic for a seed: weights are initialised inside a forked RNG (the caller's global RNG
+    is left as it was). Needs at least two categories.
+    """
+    labelled = [(audio, category) for audio, category in items if category]
+    categories = tuple(sorted({category for _, category in labelled}))
+    if len(categories) < 2:
+        raise ValueError(f"the classifier needs at least two categories, got {list(categories)}")
+    features = np.stack([mel_statistics(audio) for audio, _ in labelled])
+    mean, std = features.mean(axis=0), features.std(axis=0) + 1e-3
+    targets = torch.tensor([categories.index(category) for _, category in labelled])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = _Mlp(features.shape[1], hidden, len(categories))
+    classifier = CategoryClassifier(categories, mean, std, network)
+    inputs = classifier._inputs(features)
+    optimiser = torch.optim.Adam(network.parameters(), lr=learning_rate, weight_decay=1e-4)
+    network.train()
+    for _ in range(epochs):
+        optimiser.zero_grad()
+        loss = nn.functional.cross_entropy(network(inputs), targets)
+        loss.backward()
+        optimiser.step()
+    network.eval()
+    logger.info("category classifier: %d clips, %d categories, final loss %.3f", len(labelled), len(categories),
+                float(loss.detach()))
+    return classifier
+
+
+def classifier_embedding(classifier: CategoryClassifier, audios: Sequence[np.ndarray]) -> np.ndarray:
+    """The classifier's hidden-layer embedding of each clip: (clips, hidden)."""
+    return classifier.embed(audios)
+
+
+# ---- orchestration -----------------------------------------------------------------------------------
+
+
+def _mean(values) -> float | None:
+    finite = [float(v) for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else None
+
+
+def _read_clip(clip, root: Path, seconds: float) -> np.ndarray | None:
+    from foleystudio.audio.io import read_audio
+
+    try:
+        audio, _ = read_audio(clip.absolute(root), sample_rate=SAMPLE_RATE, channels=2, duration_s=None)
+    except Exception as error:  # a bad file is reported, never fatal to an evaluation run
+        logger.warning("skipping %s: %s", getattr(clip, "path", clip), error)
+        return None
+    audio = audio[:, : int(round(seconds * SAMPLE_RATE))]
+    return audio if audio.shape[1] >= SAMPLE_RATE // 2 else None  # shorter than 0.5 s: too short to judge
+
+
+def _load_engine(model, device: str):
+    if hasattr(model, "generator") and hasattr(model, "codec"):
+        return model
+    from foleystudio.engine.builder import load_engine
+
+    return load_engine(str(model), device)
+
+
+def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: float, fps: float,
+               frame_size: int, work: Path, progress: Callable[[str], None] | None) -> list[dict]:
+    from foleystudio.engine.lufs_predictor import predict_curve
+    from foleystudio.engine.pipeline import generate, run_to_end
+    from foleystudio.engine.request import GenerationRequest, VideoSpan
+    from foleystudio.training.av_pairs import render_av_pair, write_av_pair_mp4
+
+    rows = []
+    for number, clip in enumerate(clips):
+        real = _read_clip(clip, root, seconds)
+        if real is None:
+            continue
+        duration = real.shape[1] / SAMPLE_RATE
+        pair = render_av_pair(real, None, seed=seed + number, fps=fps, size=(frame_size, frame_size),
+                              caption_on=clip.caption)
+        video_path = write_av_pair_mp4(pair, work / f"pair_{number}.mp4", with_audio=False)
+        request = GenerationRequest(duration_s=duration, on_screen_prompt=clip.caption, curve=pair.curve,
+                                    video=VideoSpan(video_path), steps=steps, seed=seed + number,
+                                    model=getattr(engine, "model_id", "engine"), device=str(engine.device))
+        take = run_to_end(generate(engine, request))[0]
+        conformance = take.conformance
+        video_peaks = motion_peaks(pair.frames, fps)
+        generated_onsets = detect_onsets(take.audio)
+        predicted = predict_curve(engine.lufs_predictor, video_path, 0.0, duration, engine.device)
+        with torch.no_grad():
+            decoded = engine.codec(torch.from_numpy(real)[None].to(engine.device)).float()[0].cpu().numpy()
+        rows.append({
+            "id": getattr(clip, "id", str(number)), "category": getattr(clip, "category", ""),
+            "caption": clip.caption, "duration_s": duration,
+            "curve_mae_raw_lu": curve_mae_lu(conformance.target, conformance.before),
+            "curve_mae_conformed_lu": curve_mae_lu(conformance.target, conformance.after),
+            "av_align_generated": av_align(generated_onsets, video_peaks, fps),
+            "av_align_real": av_align(pair.onsets_s, video_peaks, fps),
+            "onset_f1_generated": onset_f1(generated_onsets, pair.onsets_s, 1.0 / fps).f1,
+            "lufs_predictor_mae_lu": lufs_predictor_mae(predicted, pair.curve),
+            **{f"codec_{name}": value for name, value in codec_scores(real, decoded).items()},
+            "_real": real, "_generated": take.audio,
+        })
+        if progress is not None:
+            progress(f"evaluated {len(rows)}/{len(clips)}: {clip.caption}")
+    return rows
+
+
+def _semantic_metrics(index, rows: list[dict], train_limit: int, seconds: float, seed: int) -> dict:
+    """Classifier accuracy on real and generated validation audio, and the Fréchet distance."""
+    root = Path(index.library_root)
+    train = [clip for clip in index.split("train") if getattr(clip, "category", "")][:train_limit]
+    items = [(audio, clip.category) for clip in train if (audio := _read_clip(clip, root, seconds)) is not None]
+    if len({category for _, category in items}) < 2:
+        return {"skipped": "fewer than two categories in the training split"}
+    classifier = train_category_classifier(items, seed=seed)
+    known = [row for row in rows if row["category"] in classifier.categories]
+    result: dict = {"classifier_categories": list(classifier.categories), "classifier_train_clips": len(items),
+                    "scored_clips": len(known)}
+    if not known:
+        return {**result, "skipped": "no validation clip has a category the classifier knows"}
+    real = [row["_real"] for row in known]
+    generated = [row["_generated"] for row in known]
+    categories = [row["category"] for row in known]
+    real_hits = [p == c for p, c in zip(classifier.predict(real), categories)]
+    gen_hits = [p == c for p, c in zip(classifier.predict(generated), categories)]
+    for row, real_hit, gen_hit in zip(known, real_hits, gen_hits):
+        row["classifier_correct_real"], row["classifier_correct_generated"] = float(real_hit), float(gen_hit)
+    result["classifier_accuracy_real"] = float(np.mean(real_hits))
+    result["classifier_accuracy_generated"] = float(np.mean(gen_hits))
+    result["chance_accuracy"] = 1.0 / len(classifier.categories)
+    if len(known) >= 2:
+        result["frechet_distance"] = frechet_distance(classifier_embedding(classifier, generated),
+                                                      classifier_embedding(classifier, real))
+    return result
+
+
+PER_CLIP_METRICS = (
+    "curve_mae_raw_lu", "curve_mae_conformed_lu", "av_align_generated", "av_align_real", "onset_f1_generated",
+    "lufs_predictor_mae_lu", "codec_mr_stft", "codec_log_mel_l1_db", "codec_loudness_error_lu",
+    "classifier_correct_real", "classifier_correct_generated",
+)
+
+
+def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | None = None, steps: int = 8,
+                   seed: int = 0, seconds: float = 4.0, fps: float = 8.0, frame_size: int = 64,
+                   train_limit: int = 200, device: str = "auto", index=None,
+                   progress: Callable[[str], None] | None = None) -> dict:
+    """Evaluate ``model`` (a name, folder, ``preset:NAME``, or a built `Engine`) on an index's split.
+
+    For each held-out clip (its first ``seconds``): render an AV pair from it (on-screen source =
+    the clip), generate one take from its caption, measured curve and the rendered video, then
+    measure curve adherence raw and after conformance, AV-Align and onset F1 of the take against
+    the picture/real onsets, the LUFS predictor on the picture, and the codec's reconstruction of
+    the real clip. A classifier trained on the training split scores real and generated audio and
+    gives the Fréchet distance. ``index`` (anything with ``.library_root``, ``.clips``,
+    ``.split(name)``) replaces reading ``index_dir``. Returns a JSON-ready dict: means under
+    "metrics", per-category means under "per_category", per-clip values under "clips".
+    """
+    if index is None:
+        if index_dir is None:
+            raise ValueError("evaluate_model needs an index folder or an index")
+        from foleystudio.training.index import read_index
+
+        index = read_index(index_dir)
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")
+    clips = list(index.split(split))[:limit]
+    if not clips:
+        raise ValueError(f"the index has no clips in the {split!r} split")
+    started = time.monotonic()
+    engine = _load_engine(model, device)
+    with tempfile.TemporaryDirectory(prefix="foleystudio-eval-") as folder:
+        rows = _clip_rows(engine, clips, Path(index.library_root), steps=steps, seed=seed, seconds=seconds,
+                          fps=fps, frame_size=frame_size, work=Path(folder), progress=progress)
+    if not rows:
+        raise ValueError(f"none of the {len(clips)} {split!r} clips could be read")
+    semantic = _semantic_metrics(index, rows, train_limit, seconds, seed)
+    metrics = {name: _mean(row.get(name) for row in rows) for name in PER_CLIP_METRICS}
+    categories = [row["category"] for row in rows]
+    breakdown = {name: per_category([row.get(name, float("nan")) for row in rows], categories)
+                 for name in PER_CLIP_METRICS}
+    return {
+        "model": getattr(engine, "model_id", str(model)), "split": split, "clips_evaluated": len(rows),
+        "clips_skipped": len(clips) - len(rows), "steps": steps, "seed": seed, "seconds": seconds, "fps": fps,
+        "metrics": metrics, "semantic": semantic, "per_category": breakdown,
+        "clips": [{key: value for key, value in row.items() if not key.startswith("_")} for row in rows],
+        "elapsed_s": time.monotonic() - started,
+        "notes": ("LU errors over frames whose target is above -60 LUFS; AV-Align/onset F1 use ±1 video frame; "
+                  "'real' rows are ceilings (the real audio against its own rendered picture / the classifier on "
+                  "real audio). An untrained engine scores near chance on everything but conformed adherence."),
+    }

@@ -1,0 +1,167 @@
+"""Evaluation metrics on constructed cases with known answers, and a smoke run of evaluate_model."""
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foleystudio.audio.curve import LoudnessCurve
+from foleystudio.audio.wav import write_wav
+from foleystudio.training.evaluate import (
+    classifier_embedding,
+    codec_scores,
+    curve_mae_lu,
+    evaluate_model,
+    frechet_distance,
+    lufs_predictor_mae,
+    per_category,
+    train_category_classifier,
+)
+
+RATE = 44100
+
+
+def test_take_equal_to_target_has_zero_error():
+    curve = LoudnessCurve.uniform(np.linspace(-40, -10, 12), np.linspace(-30, -20, 12))
+    assert curve_mae_lu(curve, curve) == 0.0
+
+
+def test_three_db_offset_is_three_lu():
+    target = LoudnessCurve.uniform(np.full(12, -30.0), np.full(12, -25.0))
+    louder = LoudnessCurve.uniform(np.full(12, -27.0), np.full(12, -22.0))
+    assert curve_mae_lu(target, louder) == pytest.approx(3.0)
+
+
+def test_frames_below_minus_sixty_are_ignored():
+    target = np.array([[-30.0, -65.0, -70.0], [-30.0, -30.0, -61.0]])
+    measured = np.array([[-28.0, -20.0, -10.0], [-32.0, -28.0, 0.0]])
+    assert curve_mae_lu(target, measured) == pytest.approx(2.0)
+    assert math.isnan(curve_mae_lu(np.full((2, 3), -65.0), measured))
+
+
+def test_lufs_predictor_mae_counts_every_frame_clipped():
+    assert lufs_predictor_mae(np.full((2, 6), -80.0), np.full((2, 6), -70.0)) == 0.0
+    assert lufs_predictor_mae(np.full((2, 6), -40.0), np.full((2, 6), -70.0)) == pytest.approx(30.0)
+
+
+def test_codec_scores_of_identical_audio_are_zero():
+    audio = (0.1 * np.random.default_rng(0).standard_normal((2, RATE))).astype(np.float32)
+    scores = codec_scores(audio, audio)
+    assert scores["mr_stft"] == pytest.approx(0.0, abs=1e-5) and scores["loudness_error_lu"] == 0.0
+    assert codec_scores(audio, audio * 0.5)["loudness_error_lu"] == pytest.approx(20 * math.log10(2), abs=0.05)
+
+
+def test_frechet_distance_zero_for_identical_positive_for_shifted():
+    embeddings = np.random.default_rng(0).standard_normal((200, 4))
+    assert frechet_distance(embeddings, embeddings) == pytest.approx(0.0, abs=1e-6)
+    shifted = frechet_distance(embeddings, embeddings + 2.0)
+    assert shifted == pytest.approx(16.0, rel=1e-6)  # |mean shift|^2 = 4 dims x 2^2; covariances equal
+
+
+def test_per_category_means_skip_nan():
+    result = per_category([1.0, 3.0, float("nan"), 5.0], ["a", "a", "b", ""])
+    assert result == {"(none)": {"n": 1, "mean": 5.0}, "a": {"n": 2, "mean": 2.0}}
+
+
+def tone(seed, seconds=0.5):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    wave = 0.2 * np.sin(2 * np.pi * rng.uniform(200, 2000) * t)
+    return np.stack([wave, wave]).astype(np.float32)
+
+
+def noise(seed, seconds=0.5):
+    return (0.2 * np.random.default_rng(seed).standard_normal((2, int(seconds * RATE)))).astype(np.float32)
+
+
+def test_classifier_beats_chance_on_tones_vs_noise():
+    train = [(tone(s), "tone") for s in range(8)] + [(noise(s), "noise") for s in range(8)]
+    classifier = train_category_classifier(train, epochs=150, seed=0)
+    held_out = [tone(s) for s in range(100, 106)] + [noise(s) for s in range(100, 106)]
+    labels = ["tone"] * 6 + ["noise"] * 6
+    assert classifier.accuracy(held_out, labels) >= 0.9
+    embeddings = classifier_embedding(classifier, held_out)
+    assert embeddings.shape == (12, 64)
+    # Tones and noise sit apart in the embedding: more than two noise sets drawn alike.
+    assert frechet_distance(embeddings[:6], embeddings[6:]) > frechet_distance(
+        classifier_embedding(classifier, [noise(s) for s in range(200, 206)]), embeddings[6:])
+
+
+def test_classifier_needs_two_categories():
+    with pytest.raises(ValueError, match="two categories"):
+        train_category_classifier([(tone(0), "tone"), (tone(1), "tone")])
+
+
+# ---- evaluate_model on a fake three-clip index ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FakeClip:
+    id: str
+    path: str
+    caption: str
+    category: str
+    split: str
+
+    def absolute(self, root):
+        return Path(root) / self.path
+
+
+@dataclass
+class FakeIndex:
+    library_root: Path
+    clips: list
+
+    def split(self, name):
+        return [clip for clip in self.clips if clip.split == name]
+
+
+def footsteps(seed, seconds=1.0):
+    rng = np.random.default_rng(seed)
+    audio = np.zeros((2, int(seconds * RATE)), np.float32)
+    for t in (0.2, 0.6):
+        start, length = int(t * RATE), int(0.1 * RATE)
+        audio[:, start:start + length] = 0.3 * rng.standard_normal(length) * np.exp(-np.arange(length) / 2000)
+    return audio
+
+
+def test_evaluate_model_smoke_on_a_fake_index(tmp_path):
+    clips = []
+    makers = {"footsteps": footsteps, "tone": tone}
+    for number, (category, split) in enumerate(
+        [("footsteps", "train"), ("tone", "train"), ("footsteps", "train"), ("tone", "train"),
+         ("footsteps", "val"), ("tone", "val")]
+    ):
+        name = f"{category}_{number}.wav"
+        audio = makers[category](number, 1.0)
+        write_wav(tmp_path / name, audio, RATE, bit_depth=24)
+        clips.append(FakeClip(str(number), name, f"{category} sound", category, split))
+    report = evaluate_model("preset:tiny", index=FakeIndex(tmp_path, clips), steps=2, device="cpu", seconds=1.0)
+    json.dumps(report, allow_nan=True)
+    assert report["clips_evaluated"] == 2 and report["split"] == "val"
+    metrics = report["metrics"]
+    # Conformance is DSP: after it the take is much closer to the curve than the raw noise was.
+    assert metrics["curve_mae_conformed_lu"] < metrics["curve_mae_raw_lu"]
+    assert 0.0 <= metrics["av_align_generated"] <= 1.0
+    assert metrics["lufs_predictor_mae_lu"] >= 0.0
+    assert set(report["per_category"]["curve_mae_raw_lu"]) == {"footsteps", "tone"}
+    semantic = report["semantic"]
+    assert semantic["classifier_categories"] == ["footsteps", "tone"]
+    assert semantic["classifier_accuracy_real"] == 1.0  # the ceiling on this easy pair of categories
+
+
+def test_evaluate_command_parses_its_arguments():
+    import argparse
+
+    from foleystudio.commands import evaluate as command
+
+    parser = argparse.ArgumentParser()
+    command.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["evaluate", "preset:tiny", "--data", "idx", "--limit", "3", "--out", "r.json"])
+    assert (args.model, args.data, args.split, args.limit, args.out) == ("preset:tiny", "idx", "val", 3, "r.json")
+    assert args.run is command.run
+    with pytest.raises(SystemExit):
+        parser.parse_args(["evaluate", "preset:tiny", "--data", "idx", "--limit", "0"])
