@@ -12,13 +12,24 @@ import os
 import sys
 
 from foleystudio import __version__
-from foleystudio.commands import app, dataset, demo, evaluate, export, generate, info, loudness, predict_curve
+from foleystudio.commands import (
+    app,
+    dataset,
+    demo,
+    evaluate,
+    export,
+    generate,
+    info,
+    loudness,
+    predict_curve,
+    train,
+)
 from foleystudio.errors import UserInputError
 from foleystudio.logs import setup_logging
 
 logger = logging.getLogger(__name__)
 
-COMMANDS = (app, info, loudness, generate, predict_curve, export, dataset, evaluate, demo)
+COMMANDS = (app, info, loudness, generate, predict_curve, export, dataset, train, evaluate, demo)
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
 
 

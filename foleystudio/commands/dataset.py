@@ -54,7 +54,8 @@ def add_parser(subparsers) -> None:
 
 
 class ProgressLine:
-    """``progress(done, total)`` drawing "\\rlabel done/total (p%)" on a terminal, else nothing."""
+    """``progress(done, total[, message])`` drawing "\\rlabel done/total (p%) message" on a terminal,
+    else nothing (the open-corpus builder says which package it is on)."""
 
     def __init__(self, label: str, stream=None):
         self.label = label
@@ -63,13 +64,15 @@ class ProgressLine:
         self._last = 0.0
         self._drawn = False
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, done: int, total: int, message: str = "") -> None:
         now = time.monotonic()
         if not self.enabled or (done < total and now - self._last < _REDRAW_S):
             return
         self._last = now
         percent = 100 * done // total if total else 100
-        print(f"\r{self.label} {done}/{total} ({percent}%)", end="", file=self.stream, flush=True)
+        # A package name can be shorter than the one before it: clear the rest of the line.
+        detail = f" {message}\033[K" if message else ""
+        print(f"\r{self.label} {done}/{total} ({percent}%){detail}", end="", file=self.stream, flush=True)
         self._drawn = True
 
     def close(self) -> None:

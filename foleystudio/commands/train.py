@@ -1,0 +1,158 @@
+"""`foleystudio train codec|dit|lufs` and `foleystudio finetune MODEL`: training from the command line.
+
+``--data`` is a feature cache (``manifest.json``, see `foleystudio.training.features`), an index
+folder (``index.json``: a cache is built into ``RUN_DIR/cache`` first, reused on resume), or for
+``lufs`` a folder of ``*.safetensors`` (frames, curve) pairs. Training resumes from ``RUN_DIR``'s
+last checkpoint unless ``--no-resume``; at the end the EMA weights are exported as a model folder
+``RUN_DIR/model`` that `foleystudio generate --model RUN_DIR/model` loads.
+
+``finetune`` starts from an existing model folder (all components as they were), trains one
+component (``--component``, default the generator) for fewer steps (default 2000) at a lower
+learning rate (default 1/10 of the preset's), with a short warm-up. It fine-tunes all weights of
+that component; low-rank adapters are not implemented (the models are small enough that a full
+fine-tune of one component fits any GPU, and the exported folder keeps the strict format).
+Multi-GPU: ``torchrun --nproc_per_node=N -m foleystudio train ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("codec", "dit", "lufs")
+COMPONENT_TASK = {"generator": "dit", "codec": "codec", "lufs_predictor": "lufs"}
+# Per task and preset: (steps, batch size, learning rate).
+DEFAULTS = {
+    ("codec", "tiny"): (200, 4, 3e-3), ("codec", "small"): (200_000, 16, 1e-4),
+    ("dit", "tiny"): (200, 4, 2e-3), ("dit", "small"): (300_000, 32, 1e-4),
+    ("lufs", "tiny"): (200, 4, 3e-3), ("lufs", "small"): (50_000, 32, 1e-4),
+}
+
+
+def add_parser(subparsers) -> None:
+    train = subparsers.add_parser("train", help="train the codec, the generator (dit) or the LUFS predictor")
+    train.add_argument("task", choices=TASKS)
+    _common(train)
+    train.add_argument("--preset", default="small", choices=("tiny", "small"), help="model size (default small)")
+    train.set_defaults(run=run_train)
+    finetune = subparsers.add_parser("finetune", help="adapt an existing model to your library")
+    finetune.add_argument("model", help="model folder or registry name to start from")
+    finetune.add_argument("--component", default="generator", choices=tuple(COMPONENT_TASK))
+    _common(finetune)
+    finetune.set_defaults(run=run_finetune)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, metavar="DIR", help="index folder, feature cache, or AV pairs (lufs)")
+    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: checkpoints, logs, model/")
+    parser.add_argument("--steps", type=_positive_int, help="optimiser steps")
+    parser.add_argument("--batch-size", type=_positive_int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--grad-accum", type=_positive_int, default=1)
+    parser.add_argument("--checkpoint-every", type=float, default=120.0, metavar="S", help="seconds between checkpoints")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                        help="continue from the run folder's last checkpoint (default)")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _cache(data: Path, run_dir: Path, codec):
+    """A feature cache for ``data``: itself, or one built from an index into run_dir/cache."""
+    from foleystudio.errors import UserInputError
+    from foleystudio.training.features import FeatureCache, build_feature_cache
+
+    if FeatureCache.is_cache(data):
+        return FeatureCache(data)
+    if not (data / "index.json").is_file():
+        raise UserInputError(f"{data}: neither a feature cache (manifest.json) nor an index (index.json)")
+    folder = run_dir / "cache"
+    if not FeatureCache.is_cache(folder):
+        report = build_feature_cache(data, folder, codec=codec, wave_seconds=2.0, max_wave_clips=4000)
+        print(f"feature cache: {report.summary()}")
+    return FeatureCache(folder)
+
+
+def _data_info(cache, source: Path):
+    from foleystudio.training.tasks import DataInfo
+
+    entries = [e for e in cache.entries if e["split"] == "train"]
+    return DataInfo(str(source), len(entries), sum(e["duration_s"] for e in entries) / 3600)
+
+
+def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool):
+    from foleystudio.engine.builder import build_engine
+    from foleystudio.errors import UserInputError
+    from foleystudio.training import tasks
+
+    if kind == "lufs":
+        pairs = tasks.load_lufs_pairs(data)
+        if not pairs:
+            raise UserInputError(f"{data}: no (frames, curve) .safetensors pairs for LUFS training")
+        return tasks.LufsTask(engine, pairs, data=tasks.DataInfo(str(data), len(pairs), 0.0))
+    cache = _cache(data, run_dir, engine.codec if kind == "dit" else None)
+    info = _data_info(cache, data)
+    if kind == "codec":
+        waves = [item.wave for item in cache.items("train") if item.wave is not None]
+        val = [item.wave for item in cache.items("val") if item.wave is not None]
+        return tasks.CodecTask(engine, waves, val, data=info)
+    if fresh:  # a new generator gets a tokenizer trained on this data's captions
+        engine = build_engine(engine.config, "cpu", tasks.dit_tokenizer(engine.config, cache.captions("train")))
+    return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), tokenizer=cache.tokenizer(), data=info)
+
+
+def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool, warmup: int, note: str) -> int:
+    from foleystudio.training.trainer import TrainConfig, load_ema_into, train
+
+    run_dir = Path(args.out)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    task = _make_task(kind, engine, Path(args.data), run_dir, fresh)
+    steps, batch, lr = defaults
+    config = TrainConfig(steps=args.steps or steps, batch_size=args.batch_size or batch, lr=args.lr or lr,
+                         warmup=min(warmup, (args.steps or steps) // 10), grad_accum=args.grad_accum,
+                         checkpoint_every_s=args.checkpoint_every, eval_every=max(1, (args.steps or steps) // 20),
+                         seed=args.seed)
+    result = train(task, config, run_dir, resume=args.resume, device=args.device)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
+    step = load_ema_into(task, run_dir)
+    extra = f"- batch size {config.batch_size} x {config.grad_accum}, lr {config.lr:g}, EMA {config.ema_decay}{note}"
+    folder = task.export(run_dir / "model", steps=step, metrics=result.final_metrics, extra=extra, overwrite=True)
+    print(f"trained {kind} for {step} steps: model folder {folder}")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from foleystudio.engine.builder import build_engine
+    from foleystudio.engine.config import preset
+    from foleystudio.training.tasks import with_learned_codec
+
+    config = preset(args.preset)
+    if args.task == "codec" or args.preset == "small":  # small ships the learned codec
+        config = with_learned_codec(config)
+    engine = build_engine(config, "cpu", seed=args.seed)
+    return _run(args.task, engine, args, DEFAULTS[(args.task, args.preset)], fresh=True, warmup=1000, note="")
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from foleystudio.engine.builder import load_engine
+
+    engine = load_engine(args.model, "cpu")
+    kind = COMPONENT_TASK[args.component]
+    size = "tiny" if engine.config.name.startswith("tiny") else "small"
+    _, batch, lr = DEFAULTS[(kind, size)]
+    note = f"; fine-tuned from {engine.model_id} (full fine-tune of {args.component}, no adapters)"
+    return _run(kind, engine, args, (2000, batch, lr / 10), fresh=False, warmup=100, note=note)

@@ -1,0 +1,350 @@
+"""The three training tasks on the engine, for `foleystudio.training.trainer.train`.
+
+* `CodecTask`: the learned codec (`codec.loss.codec_loss`: stereo MR-STFT + waveform L1 + KL) on
+  random crops of cached waveform excerpts. A preset whose codec is the analytic one is given a
+  learned codec of the matching size (`with_learned_codec`); the generator is refitted to its latent.
+* `DiTTask`: the generator (`flow.flow_matching_loss`, rectified flow with Tri-Ergon's condition
+  dropout) on cached latents + 6 Hz curves + caption tokens, random crops of ``crop_seconds``.
+  Items without latents (or with another codec's) are encoded once with the engine's codec.
+* `LufsTask`: the LUFS predictor (`lufs_predictor.lufs_loss`) on (frames [T, H, W, 3] uint8 at 6 fps,
+  curve [T, 2] LUFS) pairs from any source (rendered AV pairs, tests' synthetic frames).
+
+Every task holds a whole `Engine` (built from a preset or loaded from a model folder for fine-tuning)
+and trains one component of it; `export` writes the whole engine with `builder.save_engine`, so the
+folder loads strictly with `builder.load_engine`. The model card records the data, the steps and the
+final metrics. Adversarial codec terms (Tri-Ergon's discriminator) are not trained here yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from foleystudio.engine.codec.learned import LearnedCodec, LearnedCodecConfig
+from foleystudio.engine.config import EngineConfig, codec_latent
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 44100
+# A learned codec for the tiny preset: the whole codec path trains on CPU in seconds.
+TINY_LEARNED_CODEC = LearnedCodecConfig(
+    latent_channels=16, width=32, encoder_blocks=1, encoder_latent_blocks=1, decoder_latent_blocks=1,
+    decoder_blocks=1, mlp_ratio=2,
+)
+
+
+def with_learned_codec(config: EngineConfig, codec: LearnedCodecConfig | None = None) -> EngineConfig:
+    """``config`` with a learned codec (tiny -> TINY_LEARNED_CODEC, else the small one) and the
+    generator fitted to its latent."""
+    from foleystudio.engine.codec.learned import SMALL_LEARNED_CODEC
+
+    if isinstance(config.codec, LearnedCodecConfig) and codec is None:
+        return config
+    codec = codec or (TINY_LEARNED_CODEC if config.name.startswith("tiny") else SMALL_LEARNED_CODEC)
+    channels, rate = codec_latent(codec)
+    return dataclasses.replace(config, name=f"{config.name}-learned" if "learned" not in config.name else config.name,
+                               codec=codec, generator=config.generator.for_codec(channels, rate))
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What the model card says about the training data."""
+
+    source: str = "synthetic"
+    clips: int = 0
+    hours: float = 0.0
+
+
+class _Task:
+    """Shared plumbing: device, data order helper, export with a model card."""
+
+    name = "task"
+    component = ""
+
+    def __init__(self, engine, data: DataInfo) -> None:
+        self.engine = engine
+        self.data = data
+        self.device = torch.device("cpu")
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {self.component: getattr(self.engine, self.component)}
+
+    def to(self, device) -> None:
+        self.device = torch.device(device)
+        for module in self.engine.components().values():
+            # No dtype: the codec's complex DSP buffers must keep theirs (engines build in float32).
+            module.to(device=self.device)
+        self.engine.device = self.device
+
+    def item_count(self) -> int:
+        raise NotImplementedError
+
+    def make_batch(self, indices: Sequence[int], generator: torch.Generator):
+        raise NotImplementedError
+
+    def batches(self, rng: torch.Generator, batch_size: int = 4) -> Iterator:
+        """Endless shuffled batches (a convenience; the trainer uses `make_batch` with its resumable order)."""
+        while True:
+            order = torch.randperm(self.item_count(), generator=rng).tolist()
+            for start in range(0, len(order) - batch_size + 1, batch_size):
+                yield self.make_batch(order[start : start + batch_size], rng)
+            if len(order) < batch_size:
+                yield self.make_batch([order[i % len(order)] for i in range(batch_size)], rng)
+
+    def model_card(self, steps: int, metrics: dict[str, float], extra: str = "") -> str:
+        from foleystudio.engine.model import parameter_count
+
+        lines = [
+            f"# FoleyStudio model ({self.engine.config.name}, {self.name} trained)", "",
+            f"Trained with `foleystudio train {self.name}`: the `{self.component}` component "
+            f"({parameter_count(self.modules()[self.component]) / 1e6:.2f} M parameters); "
+            "the other components are as they were in the starting engine.", "",
+            "## Data", "",
+            f"- source: {self.data.source}", f"- clips: {self.data.clips}", f"- hours of audio: {self.data.hours:.3f}",
+            "", "## Training", "", f"- optimiser steps: {steps}", *([extra] if extra else []),
+            "", "## Metrics (final, EMA weights)", "",
+            *[f"- {name}: {value:.5g}" for name, value in sorted(metrics.items())], "",
+        ]
+        return "\n".join(lines)
+
+    def export(self, folder, *, steps: int, metrics: dict[str, float], extra: str = "", overwrite: bool = False) -> Path:
+        """Write the engine (with this task's current weights) as a model folder."""
+        from foleystudio.engine.builder import save_engine
+
+        for module in self.engine.components().values():
+            module.eval()
+        return save_engine(self.engine, folder, self.model_card(steps, metrics, extra), overwrite=overwrite)
+
+    def evaluate(self, generator: torch.Generator) -> dict[str, float]:
+        return {}
+
+
+# ---- codec -----------------------------------------------------------------------------------
+
+
+class CodecTask(_Task):
+    name = "codec"
+    component = "codec"
+
+    def __init__(self, engine, waves: Sequence[torch.Tensor], val_waves: Sequence[torch.Tensor] = (),
+                 segment_seconds: float = 0.75, data: DataInfo = DataInfo()) -> None:
+        super().__init__(engine, data)
+        if not isinstance(engine.codec, LearnedCodec):
+            raise ValueError("codec training needs an engine with a learned codec (see with_learned_codec)")
+        if not waves:
+            raise ValueError("codec training needs waveform excerpts: build the feature cache with wave_seconds > 0")
+        hop = engine.codec.hop_length
+        self.segment = max(hop, int(round(segment_seconds * SAMPLE_RATE / hop)) * hop)
+        self.waves = [self._stereo(w) for w in waves]
+        self.val_waves = [self._stereo(w) for w in (val_waves or waves[:4])]
+
+    @staticmethod
+    def _stereo(wave: torch.Tensor) -> torch.Tensor:
+        wave = torch.as_tensor(wave, dtype=torch.float32)
+        return wave.expand(2, -1).contiguous() if wave.shape[0] == 1 else wave
+
+    def item_count(self) -> int:
+        return len(self.waves)
+
+    def _crop(self, wave: torch.Tensor, start: int) -> torch.Tensor:
+        piece = wave[:, start : start + self.segment]
+        return nn.functional.pad(piece, (0, self.segment - piece.shape[1]))
+
+    def make_batch(self, indices, generator) -> torch.Tensor:
+        crops = []
+        for index in indices:
+            wave = self.waves[index]
+            room = max(0, wave.shape[1] - self.segment)
+            start = int(torch.randint(0, room + 1, (1,), generator=generator)) if room else 0
+            crops.append(self._crop(wave, start))
+        return torch.stack(crops)
+
+    def loss(self, batch, generator):
+        from foleystudio.engine.codec.loss import codec_loss
+
+        parts = codec_loss(self.engine.codec, batch.to(self.device), generator)
+        return parts.total, {name: float(getattr(parts, name).detach()) for name in ("spectral", "waveform", "kl")}
+
+    def evaluate(self, generator):
+        from foleystudio.engine.codec.metrics import mr_stft_distance
+
+        wave = torch.stack([self._crop(w, 0) for w in self.val_waves]).to(self.device)
+        decoded = self.engine.codec.decode(self.engine.codec.encode(wave))[..., : wave.shape[-1]]
+        return {"val_mr_stft": float(mr_stft_distance(wave, decoded))}
+
+
+# ---- generator (DiT) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _DitItem:
+    latent: torch.Tensor  # [C, T]
+    curve: torch.Tensor  # [2, T6] LUFS
+    text_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class DitBatch:
+    latents: torch.Tensor  # [B, C, T] padded
+    lengths: list[int]
+    inputs: list  # ConditionInputs
+
+
+def dit_tokenizer(config: EngineConfig, captions: Sequence[str]):
+    """A word tokenizer trained on the captions, sized for the generator's text encoder."""
+    from foleystudio.engine.conditioners.tokenizer import WordTokenizer
+
+    conditioners = config.generator.conditioners
+    return WordTokenizer.train(captions, conditioners.text_vocab_size, conditioners.text_hash_buckets)
+
+
+class DiTTask(_Task):
+    name = "dit"
+    component = "generator"
+
+    def __init__(self, engine, items: Sequence, val_items: Sequence = (), crop_seconds: float = 10.0,
+                 tokenizer=None, data: DataInfo = DataInfo()) -> None:
+        super().__init__(engine, data)
+        if not items:
+            raise ValueError("DiT training needs at least one cached item")
+        self.crop_frames = max(1, math.ceil(crop_seconds * engine.generator.latent_rate))
+        self.items = [self._prepare(item, tokenizer) for item in items]
+        self.val_items = [self._prepare(item, tokenizer) for item in val_items] or self.items[:4]
+
+    def _prepare(self, item, tokenizer) -> _DitItem:
+        generator = self.engine.generator
+        latent = item.latent
+        if latent is None or latent.shape[0] != generator.config.latent_channels:
+            if item.wave is None:
+                raise ValueError(f"item {item.clip_id}: no latent of this codec and no waveform to encode")
+            with torch.inference_mode():
+                latent = self.engine.codec.encode(item.wave[None].float())[0].clone()
+        same_tokenizer = tokenizer is not None and tokenizer == self.engine.tokenizer
+        ids = tuple(item.text_ids) if same_tokenizer else tuple(generator.tokenize(item.caption))
+        return _DitItem(latent.float(), item.curve.float(), ids)
+
+    def item_count(self) -> int:
+        return len(self.items)
+
+    def _crop(self, item: _DitItem, start: int):
+        from foleystudio.engine.conditions import LUFS_RATE_HZ, ConditionInputs
+
+        rate = self.engine.generator.latent_rate
+        latent = item.latent[:, start : start + self.crop_frames]
+        start_s = start / rate
+        total_s = item.latent.shape[1] / rate
+        first = min(int(math.floor(start_s * LUFS_RATE_HZ)), item.curve.shape[1] - 1)
+        last = min(item.curve.shape[1], int(math.ceil((start + latent.shape[1]) / rate * LUFS_RATE_HZ)) + 1)
+        inputs = ConditionInputs(total_s=total_s, start_s=start_s, text_ids=item.text_ids,
+                                 lufs=item.curve[:, first:last], lufs_start_s=first / LUFS_RATE_HZ - start_s)
+        return latent, inputs
+
+    def _batch(self, pieces) -> DitBatch:
+        lengths = [latent.shape[1] for latent, _ in pieces]
+        longest = max(lengths)
+        latents = torch.stack([nn.functional.pad(latent, (0, longest - latent.shape[1])) for latent, _ in pieces])
+        return DitBatch(latents, lengths, [inputs for _, inputs in pieces])
+
+    def make_batch(self, indices, generator) -> DitBatch:
+        pieces = []
+        for index in indices:
+            item = self.items[index]
+            room = max(0, item.latent.shape[1] - self.crop_frames)
+            start = int(torch.randint(0, room + 1, (1,), generator=generator)) if room else 0
+            pieces.append(self._crop(item, start))
+        return self._batch(pieces)
+
+    def loss(self, batch: DitBatch, generator):
+        from foleystudio.engine.flow import flow_matching_loss
+
+        loss, stats = flow_matching_loss(self.engine.generator, batch.latents.to(self.device), batch.inputs,
+                                         generator, lengths=batch.lengths)
+        return loss, {"mean_t": stats.mean_t}
+
+    def evaluate(self, generator):
+        from foleystudio.engine.flow import FlowConfig, flow_matching_loss
+
+        batch = self._batch([self._crop(item, 0) for item in self.val_items])
+        # No dropout at evaluation: the loss of the fully conditioned model, at uniform times.
+        config = FlowConfig(modality_drop=0.0, all_drop=0.0, lufs_drop=0.0, time_sampling="uniform")
+        loss, _ = flow_matching_loss(self.engine.generator, batch.latents.to(self.device), batch.inputs,
+                                     generator, config, lengths=batch.lengths)
+        return {"val_flow_loss": float(loss)}
+
+
+# ---- LUFS predictor ----------------------------------------------------------------------------
+
+
+class LufsTask(_Task):
+    name = "lufs"
+    component = "lufs_predictor"
+
+    def __init__(self, engine, pairs: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                 val_pairs: Sequence[tuple[torch.Tensor, torch.Tensor]] = (), data: DataInfo = DataInfo()) -> None:
+        super().__init__(engine, data)
+        if not pairs:
+            raise ValueError("LUFS training needs (frames, curve) pairs")
+        self.window = engine.lufs_predictor.config.max_frames
+        self.pairs = [self._check(frames, curve) for frames, curve in pairs]
+        self.val_pairs = [self._check(frames, curve) for frames, curve in val_pairs] or self.pairs[:4]
+
+    @staticmethod
+    def _check(frames, curve) -> tuple[torch.Tensor, torch.Tensor]:
+        frames, curve = torch.as_tensor(frames), torch.as_tensor(curve, dtype=torch.float32)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or curve.shape != (frames.shape[0], 2):
+            raise ValueError(f"a pair needs frames [T, H, W, 3] and curve [T, 2], got {tuple(frames.shape)}, "
+                             f"{tuple(curve.shape)}")
+        return frames, curve
+
+    def item_count(self) -> int:
+        return len(self.pairs)
+
+    def _batch(self, crops):
+        longest = max(frames.shape[0] for frames, _ in crops)
+        frames = torch.stack([nn.functional.pad(f, (0, 0, 0, 0, 0, 0, 0, longest - f.shape[0])) for f, _ in crops])
+        curves = torch.stack([nn.functional.pad(c, (0, 0, 0, longest - c.shape[0]), value=-70.0) for _, c in crops])
+        mask = torch.stack([torch.arange(longest) < f.shape[0] for f, _ in crops])
+        return frames, curves, mask
+
+    def make_batch(self, indices, generator):
+        crops = []
+        for index in indices:
+            frames, curve = self.pairs[index]
+            room = max(0, frames.shape[0] - self.window)
+            start = int(torch.randint(0, room + 1, (1,), generator=generator)) if room else 0
+            crops.append((frames[start : start + self.window], curve[start : start + self.window]))
+        return self._batch(crops)
+
+    def loss(self, batch, generator):
+        from foleystudio.engine.lufs_predictor import lufs_loss
+
+        frames, curves, mask = (tensor.to(self.device) for tensor in batch)
+        loss = lufs_loss(self.engine.lufs_predictor, frames, curves, mask)
+        return loss, {"error_lu": float(loss.detach()) * 70.0}
+
+    def evaluate(self, generator):
+        from foleystudio.engine.lufs_predictor import lufs_loss
+
+        batch = self._batch([(f[: self.window], c[: self.window]) for f, c in self.val_pairs])
+        frames, curves, mask = (tensor.to(self.device) for tensor in batch)
+        return {"val_error_lu": float(lufs_loss(self.engine.lufs_predictor, frames, curves, mask)) * 70.0}
+
+
+def load_lufs_pairs(folder) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(frames, curve) pairs from ``*.safetensors`` files holding ``frames`` (uint8 [T, H, W, 3], 6 fps)
+    and ``curve`` (float [T, 2] LUFS) — the format proposed for rendered AV pairs."""
+    from safetensors.torch import load_file
+
+    pairs = []
+    for path in sorted(Path(folder).glob("*.safetensors")):
+        tensors = load_file(str(path))
+        if "frames" in tensors and "curve" in tensors:
+            pairs.append((tensors["frames"], tensors["curve"]))
+    return pairs
