@@ -52,6 +52,16 @@ def add_parser(subparsers) -> None:
     corpus.add_argument("--cache", metavar="DIR", help="where downloaded packages are kept")
     corpus.set_defaults(run=run_open_corpus)
 
+    pairs = commands.add_parser("av-pairs", help="render audio-visual training pairs from an index")
+    pairs.add_argument("index", metavar="INDEX_DIR", help="an index written by 'dataset index'")
+    pairs.add_argument("--out", required=True, metavar="DIR", help="folder for pair-*.safetensors and pairs.jsonl")
+    pairs.add_argument("--count", type=int, metavar="N", help="pairs to render (default: one per clip)")
+    pairs.add_argument("--split", choices=("train", "val"), default="train")
+    pairs.add_argument("--seconds", type=float, default=4.0, help="length of each pair (default 4)")
+    pairs.add_argument("--size", type=int, default=64, help="frame size in pixels (default 64)")
+    pairs.add_argument("--seed", type=int, default=0)
+    pairs.set_defaults(run=run_av_pairs)
+
 
 class ProgressLine:
     """``progress(done, total[, message])`` drawing "\\rlabel done/total (p%) message" on a terminal,
@@ -119,4 +129,21 @@ def run_open_corpus(args: argparse.Namespace) -> int:
         progress.close()
     summary = report.summary() if callable(getattr(report, "summary", None)) else report
     print(f"{args.out}: {summary}")
+    return 0
+
+
+def run_av_pairs(args: argparse.Namespace) -> int:
+    from foleystudio.training.av_dataset import render_av_dataset
+
+    if args.count is not None and args.count < 1:
+        raise UserInputError("--count must be 1 or more")
+    if not (args.seconds > 0 and args.size >= 8):
+        raise UserInputError("--seconds must be positive and --size at least 8 pixels")
+    progress = ProgressLine("rendering pairs")
+    try:
+        report = render_av_dataset(Path(args.index), Path(args.out), count=args.count, split=args.split,
+                                   seed=args.seed, seconds=args.seconds, size=args.size, progress=progress)
+    finally:
+        progress.close()
+    print(f"{args.out}: {report.summary()}")
     return 0
