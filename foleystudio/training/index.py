@@ -48,7 +48,9 @@ from foleystudio.training.captions import SIDECAR_SUFFIXES, derive_caption, side
 logger = logging.getLogger(__name__)
 
 SCHEMA = 1
-AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".bwf", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".m4a"})
+# .wv (WavPack) and .voc (Creative Voice) are in the open corpus; FFmpeg (PyAV) reads both.
+AUDIO_SUFFIXES = frozenset({".wav", ".wave", ".bwf", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
+                            ".m4a", ".wv", ".voc"})
 CLIPS_FILE = "clips.jsonl"
 INDEX_FILE = "index.json"
 PARTIAL_FILE = "clips.jsonl.partial"

@@ -229,3 +229,12 @@ def test_parse_copyright_free_form_and_without_star_paragraph():
     dep5 = "Format: x\n\nFiles: sounds/*\nCopyright: 2010 A\nLicense: CC-BY-3.0\n\nFiles: src/*\nCopyright: 2011 B\nLicense: GPL-3+\n"
     assert parse_copyright(dep5).licence == "CC-BY-3.0 and GPL-3+"
     assert parse_copyright("").licence == ""
+
+
+def test_every_audio_format_of_the_manifest_is_one_the_indexer_reads():
+    from foleystudio.training.index import AUDIO_SUFFIXES
+
+    if not open_corpus.DEFAULT_MANIFEST.exists():
+        pytest.skip("the shared corpus manifest is not beside this checkout")
+    suffixes = {Path(entry.path).suffix.lower() for entry in read_manifest(open_corpus.DEFAULT_MANIFEST)}
+    assert suffixes <= AUDIO_SUFFIXES, suffixes - AUDIO_SUFFIXES
