@@ -10,6 +10,14 @@ Streaming (:class:`StreamResampler`) gives the same samples as resampling the wh
 once: the signal is cut at multiples of the reduced input period, and every piece is filtered with
 enough real neighbouring samples (zeros before the start and after the end, as the whole-signal
 resampler pads) that the pieces join without seams, in constant memory.
+
+Awkward rates: torchaudio builds one kernel row per output phase, new/gcd rows of about
+orig/gcd + 2 x 64 taps. For rates that share almost no factor with the target (8363 Hz, an old
+tracker rate, to 44.1 kHz: 44 100 phases x 8 499 taps) that is gigabytes: 4.7 GB was measured for
+one 8363 Hz file of the open corpus. Above KERNEL_LIMIT such conversions use scipy's polyphase
+``resample_poly`` with the same window (Kaiser, beta 14.77), cut-off and 64 zero crossings, whose
+cost is the filter (2 x 64 x max(up, down) taps, tens of MB) rather than phases x taps. Those
+files are short legacy assets, so the streamed form simply buffers them and filters at ``flush``.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ ROLLOFF = 0.9475937167399596
 KAISER_BETA = 14.769656459379492
 # Input samples per streamed piece (rounded up to the reduced input period).
 STREAM_PIECE_FRAMES = 32768
+# Most kernel coefficients (phases x taps) torchaudio may build: 16 M floats, 64 MB.
+KERNEL_LIMIT = 16_000_000
 
 
 def _checked_rate(rate) -> int:
@@ -45,6 +55,21 @@ def _transform(orig_sr: int, new_sr: int) -> torchaudio.transforms.Resample:
         beta=KAISER_BETA,
         dtype=torch.float32,
     )
+
+
+def _kernel_size(orig_unit: int, new_unit: int) -> int:
+    """Coefficients torchaudio's kernel would hold: one row per output phase (an estimate)."""
+    return new_unit * (orig_unit + 2 * LOWPASS_FILTER_WIDTH * math.ceil(orig_unit / min(orig_unit, new_unit)))
+
+
+def _polyphase(audio: np.ndarray, up: int, down: int) -> np.ndarray:
+    """Whole-signal polyphase resampling by up/down with the module's window and cut-off."""
+    from scipy import signal
+
+    taps = signal.firwin(2 * LOWPASS_FILTER_WIDTH * max(up, down) + 1, ROLLOFF / max(up, down),
+                         window=("kaiser", KAISER_BETA))
+    output = signal.resample_poly(audio.astype(np.float64), up, down, axis=1, window=taps, padtype="constant")
+    return output.astype(np.float32)
 
 
 def resampled_length(frames: int, orig_sr: int, new_sr: int) -> int:
@@ -74,7 +99,8 @@ class StreamResampler:
         self._identity = self.orig_sr == self.new_sr
         gcd = math.gcd(self.orig_sr, self.new_sr)
         self._orig_unit, self._new_unit = self.orig_sr // gcd, self.new_sr // gcd
-        if not self._identity:
+        self._polyphase = not self._identity and _kernel_size(self._orig_unit, self._new_unit) > KERNEL_LIMIT
+        if not self._identity and not self._polyphase:
             self._transform = _transform(self.orig_sr, self.new_sr)
             # Context on each side of a piece: a whole number of input periods covering the kernel.
             reach = self._transform.width + self._orig_unit + 1
@@ -95,6 +121,8 @@ class StreamResampler:
             self._frames_out += block.shape[1]
             return block.copy()
         self._pending = np.concatenate([self._pending, block], axis=1)
+        if self._polyphase:
+            return np.zeros((self.channels, 0), np.float32)  # filtered whole at flush
         outputs = []
         while self._pending.shape[1] >= self._piece + self._context:
             outputs.append(self._emit_piece(self._piece))
@@ -104,6 +132,11 @@ class StreamResampler:
         """The rest of the output, with the signal taken as silent after its end."""
         if self._identity:
             return np.zeros((self.channels, 0), np.float32)
+        if self._polyphase:
+            output = _polyphase(self._pending, self._new_unit, self._orig_unit)
+            self._pending = np.zeros((self.channels, 0), np.float32)
+            self._frames_out += output.shape[1]
+            return output
         outputs = []
         while self._pending.shape[1] > self._piece:
             outputs.append(self._emit_piece(self._piece))
