@@ -11,17 +11,7 @@ import argparse
 import json
 
 from foleystudio.atomic import check_output_path, write_text_atomic
-from foleystudio.commands._args import to_jsonable
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
+from foleystudio.commands._args import positive_int, to_jsonable
 
 
 def add_parser(subparsers) -> None:
@@ -29,8 +19,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("model", help="model name, model folder, or preset:NAME for an untrained preset")
     parser.add_argument("--data", required=True, metavar="INDEX_DIR", help="dataset index folder (index.json, clips.jsonl)")
     parser.add_argument("--split", default="val", choices=("val", "train"), help="which split to evaluate (default: val)")
-    parser.add_argument("--limit", type=_positive_int, metavar="N", help="evaluate at most N clips")
-    parser.add_argument("--steps", type=_positive_int, default=8, help="sampling steps per take (default: 8)")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="evaluate at most N clips")
+    parser.add_argument("--steps", type=positive_int, default=8, help="sampling steps per take (default: 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the takes and rendered pictures (default: 0)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     parser.add_argument("--out", metavar="JSON", help="write the report here instead of stdout")

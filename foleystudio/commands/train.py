@@ -21,6 +21,8 @@ import logging
 import os
 from pathlib import Path
 
+from foleystudio.commands._args import positive_int
+
 logger = logging.getLogger(__name__)
 
 TASKS = ("codec", "dit", "lufs")
@@ -49,25 +51,15 @@ def add_parser(subparsers) -> None:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, metavar="DIR", help="index folder, feature cache, or AV pairs (lufs)")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: checkpoints, logs, model/")
-    parser.add_argument("--steps", type=_positive_int, help="optimiser steps")
-    parser.add_argument("--batch-size", type=_positive_int)
+    parser.add_argument("--steps", type=positive_int, help="optimiser steps")
+    parser.add_argument("--batch-size", type=positive_int)
     parser.add_argument("--lr", type=float)
-    parser.add_argument("--grad-accum", type=_positive_int, default=1)
+    parser.add_argument("--grad-accum", type=positive_int, default=1)
     parser.add_argument("--checkpoint-every", type=float, default=120.0, metavar="S", help="seconds between checkpoints")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="continue from the run folder's last checkpoint (default)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
 
 
 def _cache(data: Path, run_dir: Path, codec):
