@@ -108,10 +108,7 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def run_open_corpus(args: argparse.Namespace) -> int:
-    try:
-        from foleystudio.training.open_corpus import build_open_corpus
-    except ImportError as error:
-        raise UserInputError(f"the open-corpus builder is not available in this build ({error})") from None
+    from foleystudio.training.open_corpus import build_open_corpus
     options = {}
     if args.manifest:
         options["manifest"] = Path(args.manifest)
@@ -127,8 +124,7 @@ def run_open_corpus(args: argparse.Namespace) -> int:
         report = build_open_corpus(Path(args.out), progress=progress, **options)
     finally:
         progress.close()
-    summary = report.summary() if callable(getattr(report, "summary", None)) else report
-    print(f"{args.out}: {summary}")
+    print(f"{args.out}: {report.summary()}")
     return 0
 
 

@@ -2,8 +2,6 @@
 
 import json
 import math
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +18,7 @@ from foleystudio.training.evaluate import (
     per_category,
     train_category_classifier,
 )
+from foleystudio.training.index import Clip, Index
 
 RATE = 44100
 
@@ -98,25 +97,10 @@ def test_classifier_needs_two_categories():
 # ---- evaluate_model on a fake three-clip index ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FakeClip:
-    id: str
-    path: str
-    caption: str
-    category: str
-    split: str
-
-    def absolute(self, root):
-        return Path(root) / self.path
-
-
-@dataclass
-class FakeIndex:
-    library_root: Path
-    clips: list
-
-    def split(self, name):
-        return [clip for clip in self.clips if clip.split == name]
+def clip(number: int, path: str, category: str, split: str) -> Clip:
+    return Clip(id=str(number), path=path, caption=f"{category} sound", caption_source="words", category=category,
+                duration_s=1.0, channels=2, sample_rate=RATE, licence="", credit="", source=path, split=split,
+                size=0, mtime=0.0)
 
 
 def footsteps(seed, seconds=1.0):
@@ -138,8 +122,8 @@ def test_evaluate_model_smoke_on_a_fake_index(tmp_path):
         name = f"{category}_{number}.wav"
         audio = makers[category](number, 1.0)
         write_wav(tmp_path / name, audio, RATE, bit_depth=24)
-        clips.append(FakeClip(str(number), name, f"{category} sound", category, split))
-    report = evaluate_model("preset:tiny", index=FakeIndex(tmp_path, clips), steps=2, device="cpu", seconds=1.0)
+        clips.append(clip(number, name, category, split))
+    report = evaluate_model("preset:tiny", index=Index(tmp_path, clips, []), steps=2, device="cpu", seconds=1.0)
     json.dumps(report, allow_nan=True)
     assert report["clips_evaluated"] == 2 and report["split"] == "val"
     metrics = report["metrics"]

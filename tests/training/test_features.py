@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,25 +19,10 @@ from foleystudio.training.features import (
     dequantise_curve,
     quantise_curve,
 )
+from foleystudio.training.index import read_index
 
 RATE = 44100
 CAPTIONS = ["footsteps on gravel", "door slam wooden", "glass clink", "wind howling", "dog bark"]
-
-
-@dataclass(frozen=True)
-class FakeClip:
-    id: str
-    path: str
-    caption: str
-    category: str
-    split: str
-    source: str = "synthetic"
-
-
-@dataclass(frozen=True)
-class FakeIndex:
-    library_root: Path
-    clips: list
 
 
 def synthetic_wave(index: int, seconds: float) -> np.ndarray:
@@ -69,11 +53,9 @@ def make_fake_index(folder: Path, count: int = 5, seconds: float = 1.5, val: int
     return index
 
 
-def fake_index_object(folder: Path, count: int = 5, seconds: float = 1.5) -> FakeIndex:
-    index = make_fake_index(folder, count, seconds)
-    clips = [FakeClip(r["id"], r["path"], r["caption"], r["category"], r["split"], r["source"])
-             for r in map(json.loads, (index / "clips.jsonl").read_text().splitlines())]
-    return FakeIndex(folder / "library", clips)
+def index_object(folder: Path, count: int = 5, seconds: float = 1.5):
+    """The fake index folder read back as the real `Index` (what a caller may pass instead of a path)."""
+    return read_index(make_fake_index(folder, count, seconds))
 
 
 def test_curve_quantisation_is_within_a_quarter_lu():
@@ -89,7 +71,7 @@ def test_cache_round_trips_latents_curves_tokens_and_waves(tmp_path):
     from foleystudio.engine.config import preset
 
     codec = build_engine(preset("tiny")).codec
-    index = fake_index_object(tmp_path, count=5, seconds=1.5)
+    index = index_object(tmp_path, count=5, seconds=1.5)
     calls = []
     report = build_feature_cache(index, tmp_path / "cache", codec=codec, clip_seconds=1.0, shard_items=2,
                                  wave_seconds=0.5, max_wave_clips=3, progress=lambda d, t: calls.append((d, t)))
@@ -120,7 +102,6 @@ def test_cache_reads_an_index_folder_and_reports_size_per_hour(tmp_path):
     from foleystudio.engine.builder import build_engine
     from foleystudio.engine.config import preset
 
-    pytest.importorskip("foleystudio.training.index")
     index = make_fake_index(tmp_path, count=3, seconds=2.0)
     codec = build_engine(preset("tiny")).codec
     report = build_feature_cache(index, tmp_path / "cache", codec=codec, clip_seconds=2.0)
@@ -131,7 +112,7 @@ def test_cache_reads_an_index_folder_and_reports_size_per_hour(tmp_path):
 
 
 def test_unreadable_clip_is_skipped_not_fatal(tmp_path):
-    index = fake_index_object(tmp_path, count=3, seconds=1.0)
+    index = index_object(tmp_path, count=3, seconds=1.0)
     (index.library_root / "clip1.wav").write_bytes(b"not audio")
     report = build_feature_cache(index, tmp_path / "cache", clip_seconds=1.0)
     assert report.items == 2 and [path for path, _ in report.skipped] == ["clip1.wav"]
