@@ -346,3 +346,29 @@ def open_output(transport: Transport, device=None, clock: Callable[[], float] = 
     except Exception as error:
         logger.warning("opening the audio output failed: %s", error)
         return NullOutput(transport, f"audio output failed to open ({error}) — playing silently", clock)
+
+
+class Audition:
+    """One sound file played on its own (a reference sound before it is used), from the start.
+
+    Opens its own output like the project's playback does, so without a device it is silent and
+    ``reason`` says why; ``close`` stops it.
+    """
+
+    def __init__(self, path, device=None, clock: Callable[[], float] = _time.perf_counter) -> None:
+        from foleystudio.audio.io import read_audio
+
+        rate = output_sample_rate()
+        audio, _ = read_audio(path, sample_rate=rate, channels=CHANNELS)
+        self.transport = Transport(PlaybackBuffer(MixRender(rate, np.ascontiguousarray(audio, dtype=np.float32))))
+        self.output = open_output(self.transport, device, clock)
+        self.transport.play()
+
+    @property
+    def reason(self) -> str | None:
+        """Why nothing is heard (no device), or None when it is audible."""
+        return None if self.output.audible else self.output.reason
+
+    def close(self) -> None:
+        self.transport.pause()
+        self.output.close()

@@ -34,8 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from foleystudio import __version__
-from foleystudio.errors import MediaError, ProjectError, UserInputError
+from foleystudio.errors import MediaError, UserInputError
 from foleystudio.logs import log_dir
+from foleystudio.playback import Audition
 from foleystudio.project.document import Project
 from foleystudio.ui.curve_editor import CurveEditor
 from foleystudio.ui.export_dialog import ExportDialog
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.files = ProjectFiles(self.session, self, self.settings)
         self.player = Player(self.session, parent=self)
         self.generation = GenerationController(self.session, parent=self)
+        self.audition = None  # a reference sound being auditioned (playback.Audition)
         self._in_s: float | None = None
         self._out_s: float | None = None
         self.setObjectName("mainWindow")
@@ -419,7 +421,21 @@ class MainWindow(QMainWindow):
                           "Everything runs on this computer.")
 
     def _play_reference(self, path) -> None:
-        self.statusBar().showMessage(f"Reference: {Path(path).name}", 5000)
+        """Audition the reference sound on its own; the project's playback pauses meanwhile."""
+        self.player.pause()
+        self._stop_audition()
+        try:
+            self.audition = Audition(path)
+        except (UserInputError, MediaError) as error:
+            self.show_error(str(error))
+            return
+        reason = self.audition.reason
+        self.statusBar().showMessage(f"Reference {Path(path).name}" + (f": {reason}" if reason else " playing"), 8000)
+
+    def _stop_audition(self) -> None:
+        if self.audition is not None:
+            self.audition.close()
+            self.audition = None
 
     # ---- drag and drop ----------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -452,15 +468,9 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop playback, jobs and background threads (also for tests)."""
         QApplication.instance().removeEventFilter(self.space_to_play)
+        self._stop_audition()
         self.player.close()
         self.generation.shutdown()
         self.video_view.close()
         self.files.stop()
 
-
-def report_error(parent: QWidget | None, error: Exception) -> None:
-    """A user-facing error (bad input, media or project problem) as a dialog."""
-    if isinstance(error, (UserInputError, MediaError, ProjectError)):
-        QMessageBox.warning(parent, "FoleyStudio", str(error))
-    else:
-        raise error

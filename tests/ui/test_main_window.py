@@ -124,3 +124,20 @@ def test_the_curve_menu_predicts_a_curve_from_the_picture_as_one_undo_step(windo
     assert layer.curve == before
     window.reset_curve_action.trigger()
     assert np.allclose(layer.curve.left, -23.0)
+
+
+def test_the_reference_play_button_auditions_the_file_and_says_why_it_is_silent(window, tmp_path):
+    from tests.media import make_audio
+
+    reference = make_audio(tmp_path / "ref.wav", seconds=1.0, rate=44100)
+    window.prompt_panel.play_reference.emit(str(reference))
+    audition = window.audition
+    assert audition is not None and audition.transport.playing
+    assert audition.transport.buffer.duration_s == pytest.approx(1.0, abs=0.01)
+    assert "ref.wav" in window.statusBar().currentMessage()
+    if audition.reason is not None:  # no sound card (as on CI): said, not hidden
+        assert audition.reason in window.statusBar().currentMessage()
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("text")
+    window.prompt_panel.play_reference.emit(str(not_audio))
+    assert window.audition is None and "notes.wav" in window.errors[-1]
