@@ -9,7 +9,7 @@ from foleystudio.engine.config import preset
 from foleystudio.training.features import FeatureCache, build_feature_cache
 from foleystudio.training.tasks import CodecTask, DataInfo, DiTTask, LufsTask, dit_tokenizer, with_learned_codec
 from foleystudio.training.trainer import TrainConfig, load_ema_into, train
-from tests.training.test_features import fake_index_object, synthetic_wave
+from tests.training.test_features import index_object, synthetic_wave
 
 QUICK = dict(batch_size=4, warmup=3, every_steps=1000, eval_every=1000, log_every=5, ema_decay=0.9, seed=0)
 
@@ -41,7 +41,7 @@ def test_codec_task_learns_and_exports(tmp_path):
 def test_dit_task_learns_on_cached_features_and_exports(tmp_path):
     config = preset("tiny")
     codec = build_engine(config).codec
-    index = fake_index_object(tmp_path, count=5, seconds=1.5)
+    index = index_object(tmp_path, count=5, seconds=1.5)
     build_feature_cache(index, tmp_path / "cache", codec=codec, clip_seconds=1.0)
     cache = FeatureCache(tmp_path / "cache")
     tokenizer = dit_tokenizer(config, cache.captions("train"))
@@ -95,7 +95,7 @@ def test_train_and_finetune_commands(tmp_path, capsys):
     from foleystudio.commands import train as command
 
     config = preset("tiny")
-    index = fake_index_object(tmp_path, count=4, seconds=1.0)
+    index = index_object(tmp_path, count=4, seconds=1.0)
     build_feature_cache(index, tmp_path / "cache", codec=build_engine(config).codec, clip_seconds=1.0)
     parser = argparse.ArgumentParser()
     command.add_parser(parser.add_subparsers(dest="command"))
