@@ -151,6 +151,19 @@ def _init_distributed(dist_info: Distributed, device: torch.device) -> bool:
     return True
 
 
+def _leave_process_group(wait_for_others: bool) -> None:
+    """Tear the group down together after a run that finished: a rank that destroys its gloo pairs while
+    another still works (rank 0 writing the last checkpoint) can abort the late rank from a C++ thread
+    (seen once on CI as SIGABRT). After a failure there is no barrier: the others may never reach it."""
+    import torch.distributed as dist
+
+    try:
+        if wait_for_others:
+            dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
 def _average_gradients(parameters: list[nn.Parameter], world: int) -> None:
     import torch.distributed as dist
 
@@ -397,14 +410,15 @@ def train(
     if target.type == "cuda":
         torch.cuda.set_device(target)
     started_group = _init_distributed(dist_info, target)
+    finished = False
     try:
         with _own_rng(config.seed + dist_info.rank, target):
-            return _Loop(task, config, Path(run_dir), dist_info, target).run(resume, on_step)
+            result = _Loop(task, config, Path(run_dir), dist_info, target).run(resume, on_step)
+        finished = True
+        return result
     finally:
         if started_group:
-            import torch.distributed as dist
-
-            dist.destroy_process_group()
+            _leave_process_group(wait_for_others=finished)
 
 
 @contextlib.contextmanager
