@@ -59,6 +59,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from foleystudio.atomic import write_text_atomic
+
 logger = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
@@ -352,6 +354,22 @@ class MetricsLog:
         if enabled and not self.csv.exists():
             self.csv.write_text("step,kind,name,value\n", encoding="utf-8")
 
+    def forget_after(self, step: int) -> None:
+        """Drop rows logged after ``step``: a run killed between checkpoints redoes those steps, and a
+        plot of the log must not show them twice."""
+        if not self.enabled:
+            return
+        if self.jsonl.exists():
+            lines = self.jsonl.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = [line for line in lines if _logged_step(line, json_row=True) <= step]
+            if len(kept) != len(lines):
+                write_text_atomic(self.jsonl, "".join(kept), overwrite=True)
+        if self.csv.exists():
+            lines = self.csv.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = lines[:1] + [line for line in lines[1:] if _logged_step(line, json_row=False) <= step]
+            if len(kept) != len(lines):
+                write_text_atomic(self.csv, "".join(kept), overwrite=True)
+
     def write(self, step: int, kind: str, values: dict[str, float]) -> None:
         if not self.enabled:
             return
@@ -361,6 +379,13 @@ class MetricsLog:
             writer = csv.writer(stream)
             for name, value in values.items():
                 writer.writerow([step, kind, name, f"{value:.6g}"])
+
+
+def _logged_step(line: str, json_row: bool) -> int:
+    try:
+        return int(json.loads(line)["step"]) if json_row else int(line.split(",", 1)[0])
+    except (ValueError, KeyError, TypeError):
+        return sys.maxsize  # a torn last line from a killed process: dropped
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):
@@ -559,6 +584,7 @@ class _Loop:
     # -- the run
     def run(self, resume: bool, on_step) -> TrainResult:
         start = self._resume() if resume else 0
+        self.log.forget_after(start)
         if not start and self.dist.active:
             _broadcast_parameters(self.modules)
             self.ema = Ema(self.named, self.config.ema_decay)
