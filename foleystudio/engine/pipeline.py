@@ -37,7 +37,7 @@ from foleystudio.engine.long_takes import (
 )
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import NoiseStream, SamplerConfig, Step, sample
-from foleystudio.engine.video_features import compress_motion, iter_video_windows
+from foleystudio.engine.video_features import iter_video_windows
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +122,8 @@ def _video_conditions(engine: Engine, request: GenerationRequest) -> dict:
         features.append(engine.video_encoder(frames, frames_per_pass=64)[0].float().cpu())
         motion.append(torch.from_numpy(window.motion[fresh]))
         covered = window.first_index + len(window)
-    return {"video_features": torch.cat(features), "video_motion": compress_motion(torch.cat(motion))}
+    # Raw motion: the video conditioner compresses it itself (as training feeds it).
+    return {"video_features": torch.cat(features), "video_motion": torch.cat(motion)}
 
 
 def condition_inputs(engine: Engine, request: GenerationRequest) -> ConditionInputs:

@@ -202,3 +202,18 @@ def test_takes_land_within_half_a_lu_of_the_curve_and_under_the_ceiling(engine, 
         judged = wanted > -60
         assert np.abs(got[judged] - wanted[judged]).max() <= 0.5
     assert take.conformance.true_peak_dbtp <= -1.0 + 1e-6
+
+
+def test_video_motion_reaches_the_model_raw_as_in_training(engine, tmp_path):
+    # The video conditioner compresses motion itself; the pipeline once compressed it a second time,
+    # so inference saw sqrt(sqrt(m)) where training sees sqrt(m).
+    from foleystudio.engine.pipeline import condition_inputs
+    from foleystudio.video.frames import read_frames
+    from foleystudio.video.motion import motion_energy
+
+    video = make_video(tmp_path / "clip.mp4", seconds=2.0, fps=Fraction(24), size=(64, 48))
+    inputs = condition_inputs(engine, request(video=VideoSpan(video)))
+    frames = read_frames(video, fps=8.0, size=engine.config.video_encoder.frame_size, start_s=0.0, end_s=2.0)
+    expected = motion_energy(frames)
+    assert inputs.video_motion.shape == expected.shape
+    np.testing.assert_allclose(inputs.video_motion.numpy(), expected, atol=1e-6)
