@@ -6,6 +6,13 @@ folder (``index.json``: a cache is built into ``RUN_DIR/cache`` first, reused on
 last checkpoint unless ``--no-resume``; at the end the EMA weights are exported as a model folder
 ``RUN_DIR/model`` that `foleystudio generate --model RUN_DIR/model` loads.
 
+``train --from MODEL`` starts from an existing model folder's weights and trains one component with
+the preset's full schedule: the chain for a new model is ``train codec`` -> ``train lufs --from
+codec-run/model`` -> ``train dit --from lufs-run/model --share-frame-encoder`` (the DiT reads the
+picture through the LUFS predictor's trained, frozen frame encoder; ``--video-probability`` is the
+share of DiT crops that get their rendered AV-pair picture, default 0.5). A fresh generator gets a
+tokenizer trained on the data's captions; the other components keep the weights they came with.
+
 ``finetune`` starts from an existing model folder (all components as they were), trains one
 component (``--component``, default the generator) for fewer steps (default 2000) at a lower
 learning rate (default 1/10 of the preset's), with a short warm-up. It fine-tunes all weights of
@@ -40,6 +47,10 @@ def add_parser(subparsers) -> None:
     train.add_argument("task", choices=TASKS)
     _common(train)
     train.add_argument("--preset", default="small", choices=("tiny", "small"), help="model size (default small)")
+    train.add_argument("--from", dest="start_from", metavar="MODEL",
+                       help="start from this model folder's weights (its preset wins over --preset)")
+    train.add_argument("--share-frame-encoder", action="store_true",
+                       help="dit: read the picture through the LUFS predictor's frame encoder (train lufs first)")
     train.set_defaults(run=run_train)
     finetune = subparsers.add_parser("finetune", help="adapt an existing model to your library")
     finetune.add_argument("model", help="model folder or registry name to start from")
@@ -58,6 +69,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=float, default=120.0, metavar="S", help="seconds between checkpoints")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--video-probability", type=_probability, default=0.5, metavar="P",
+                        help="dit: share of crops trained with their rendered AV-pair picture (default 0.5)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="continue from the run folder's last checkpoint (default)")
 
@@ -85,8 +98,29 @@ def _data_info(cache, source: Path):
     return DataInfo(str(source), len(entries), sum(e["duration_s"] for e in entries) / 3600)
 
 
-def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool):
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text}")
+    return value
+
+
+def _with_fresh_tokenizer(engine, captions):
+    """The engine with a new generator whose tokenizer is trained on ``captions``; other components kept."""
     from foleystudio.engine.builder import build_engine
+    from foleystudio.training import tasks
+
+    fresh = build_engine(engine.config, "cpu", tasks.dit_tokenizer(engine.config, captions))
+    for name, module in engine.components().items():
+        if name != "generator":
+            getattr(fresh, name).load_state_dict(module.state_dict(), strict=True)
+    return fresh
+
+
+def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args=None):
     from foleystudio.errors import UserInputError
     from foleystudio.training import tasks
 
@@ -102,8 +136,11 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool):
         val = [item.wave for item in cache.items("val") if item.wave is not None]
         return tasks.CodecTask(engine, waves, val, data=info)
     if fresh:  # a new generator gets a tokenizer trained on this data's captions
-        engine = build_engine(engine.config, "cpu", tasks.dit_tokenizer(engine.config, cache.captions("train")))
-    return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), tokenizer=cache.tokenizer(), data=info)
+        engine = _with_fresh_tokenizer(engine, cache.captions("train"))
+    if getattr(args, "share_frame_encoder", False):
+        tasks.share_frame_encoder(engine)
+    return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), tokenizer=cache.tokenizer(), data=info,
+                         video_probability=getattr(args, "video_probability", 0.0))
 
 
 def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool, warmup: int, note: str) -> int:
@@ -111,7 +148,7 @@ def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool,
 
     run_dir = Path(args.out)
     run_dir.mkdir(parents=True, exist_ok=True)
-    task = _make_task(kind, engine, Path(args.data), run_dir, fresh)
+    task = _make_task(kind, engine, Path(args.data), run_dir, fresh, args)
     steps, batch, lr = defaults
     config = TrainConfig(steps=args.steps or steps, batch_size=args.batch_size or batch, lr=args.lr or lr,
                          warmup=min(warmup, (args.steps or steps) // 10), grad_accum=args.grad_accum,
@@ -132,11 +169,18 @@ def run_train(args: argparse.Namespace) -> int:
     from foleystudio.engine.config import preset
     from foleystudio.training.tasks import with_learned_codec
 
-    config = preset(args.preset)
-    if args.task == "codec" or args.preset == "small":  # small ships the learned codec
-        config = with_learned_codec(config)
-    engine = build_engine(config, "cpu", seed=args.seed)
-    return _run(args.task, engine, args, DEFAULTS[(args.task, args.preset)], fresh=True, warmup=1000, note="")
+    if args.start_from:
+        from foleystudio.engine.builder import load_engine
+
+        engine = load_engine(args.start_from, "cpu")
+        size = "tiny" if engine.config.name.startswith("tiny") else "small"
+        note = f"; started from {engine.model_id}"
+    else:
+        config = preset(args.preset)
+        if args.task == "codec" or args.preset == "small":  # small ships the learned codec
+            config = with_learned_codec(config)
+        engine, size, note = build_engine(config, "cpu", seed=args.seed), args.preset, ""
+    return _run(args.task, engine, args, DEFAULTS[(args.task, size)], fresh=args.task == "dit", warmup=1000, note=note)
 
 
 def run_finetune(args: argparse.Namespace) -> int:

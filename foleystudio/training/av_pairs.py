@@ -142,15 +142,34 @@ def render_av_pair(
     curve = loudness_curve(on, sample_rate)
     onsets = detect_onsets(on, sample_rate)
     count = max(1, math.ceil(duration_s * fps - 1e-9))
-    centres = (np.arange(count) + 0.5) / fps
-    balance, level = _balance_and_level(curve, centres)
-    flash = flash_envelope(onsets, fps, count)
-    frames = np.stack([
-        look.frame(balance[k], level[k], flash[k]) for k in range(count)
-    ])
+    frames = _draw_frames(look, curve, onsets, fps, range(count))
     return AVPair(frames=frames, audio=mix, curve=curve, onsets_s=onsets, caption_on=caption_on,
                   caption_off=caption_off, fps=float(fps), sample_rate=sample_rate,
                   shape=look.shape, background=look.background_kind)
+
+
+def render_frames(curve: LoudnessCurve, onsets_s, *, seed: int, fps: float = 8.0, size: tuple[int, int] = (64, 64),
+                  first: int = 0, count: int) -> np.ndarray:
+    """Frames ``first .. first + count - 1`` of the picture `render_av_pair` draws for a source with
+    this ``curve`` and these onsets, without its audio: uint8 [count, H, W, 3].
+
+    The picture depends only on the curve, the onsets and the seed, so a training set can keep those
+    (a few bytes per clip) instead of frames and draw any stretch again, byte-identical to the pair.
+    A frame index below 0 (the frame before a stretch that starts at 0) repeats frame 0.
+    """
+    if not fps > 0 or count < 1:
+        raise ValueError(f"fps must be positive and count at least 1, got {fps} and {count}")
+    height, width = _check_size(size)
+    look = _Look.draw(np.random.default_rng(seed), height, width)
+    return _draw_frames(look, curve, np.asarray(onsets_s, dtype=np.float64), fps,
+                        range(first, first + count))
+
+
+def _draw_frames(look: _Look, curve: LoudnessCurve, onsets_s: np.ndarray, fps: float, indices: range) -> np.ndarray:
+    clamped = np.maximum(np.asarray(indices), 0)
+    balance, level = _balance_and_level(curve, (clamped + 0.5) / fps)
+    flash = flash_envelope(onsets_s, fps, int(clamped.max()) + 1)[clamped]
+    return np.stack([look.frame(balance[k], level[k], flash[k]) for k in range(len(clamped))])
 
 
 def _balance_and_level(curve: LoudnessCurve, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,10 @@ and stores per clip:
   to uint8 in 0.5 LU steps over [-70, 0] LUFS (``q = round(2 * (lufs + 70))``). A loudness curve is
   drawn and judged to ~1 LU; 0.25 LU maximum error costs nothing and makes curves 4x smaller than
   float16 x 2.
+* ``onsets_s`` (in the manifest): the excerpt's onset times (`training.onsets.detect_onsets`),
+  rounded to 0.1 ms. With the curve they are all `av_pairs.render_frames` needs to draw the clip's
+  rendered picture again, so AV training pairs cost no frame storage (a 10 s picture at 8 fps and
+  64 px would be 960 KiB per clip; the onsets are a few bytes).
 * ``text_ids``: the caption's token ids (int32) under the cache's tokenizer (``tokenizer.json``,
   trained on the train split's captions unless one is passed in). The caption text is kept in the
   manifest as well, so a model with another tokenizer re-tokenises (cheap) instead of rebuilding.
@@ -45,7 +49,8 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-SCHEMA = 1
+SCHEMA = 2  # 2 added onsets; schema 1 caches still read (their items have no onsets)
+READABLE_SCHEMAS = (1, 2)
 MANIFEST = "manifest.json"
 TOKENIZER = "tokenizer.json"
 SAMPLE_RATE = 44100
@@ -72,6 +77,7 @@ class FeatureItem:
     wave: torch.Tensor | None = None  # [2, n] float32 at 44.1 kHz when waveforms were cached
     split: str = "train"
     source: str = ""
+    onsets_s: tuple[float, ...] | None = None  # onset times in the excerpt (None: an old cache without them)
 
 
 @dataclass(frozen=True)
@@ -212,6 +218,7 @@ def build_feature_cache(
     from foleystudio.audio.io import read_audio
     from foleystudio.audio.loudness import loudness_curve
     from foleystudio.engine.conditioners.tokenizer import WordTokenizer
+    from foleystudio.training.onsets import detect_onsets
 
     if not clip_seconds > 0 or shard_items < 1 or wave_seconds < 0:
         raise ValueError("clip_seconds must be > 0, shard_items >= 1 and wave_seconds >= 0")
@@ -241,6 +248,7 @@ def build_feature_cache(
             tensors["latent"] = _latent(codec, audio)
         entry = {"clip_id": clip.id, "split": clip.split, "caption": clip.caption, "category": clip.category,
                  "source": getattr(clip, "source", ""), "duration_s": audio.shape[1] / SAMPLE_RATE,
+                 "onsets_s": [round(float(t), 4) for t in detect_onsets(audio, SAMPLE_RATE)],
                  "key": key, "shard": features.add(key, tensors)}
         if wave_seconds > 0 and (max_wave_clips is None or waves.index * shard_items + waves.count < max_wave_clips):
             excerpt = audio[:, : int(wave_seconds * SAMPLE_RATE)]
@@ -293,8 +301,8 @@ class FeatureCache:
         if not path.is_file():
             raise ValueError(f"{self.folder}: not a feature cache (no {MANIFEST}); build one with build_feature_cache")
         self.manifest = json.loads(path.read_text(encoding="utf-8"))
-        if self.manifest.get("schema") != SCHEMA:
-            raise ValueError(f"{path}: feature cache schema {self.manifest.get('schema')} is not {SCHEMA}")
+        if self.manifest.get("schema") not in READABLE_SCHEMAS:
+            raise ValueError(f"{path}: feature cache schema {self.manifest.get('schema')} is not one of {READABLE_SCHEMAS}")
         self._shards: dict[str, dict[str, torch.Tensor]] = {}
 
     @staticmethod
@@ -336,6 +344,7 @@ class FeatureCache:
             curve=dequantise_curve(shard[f"{key}.curve"]), duration_s=float(entry["duration_s"]),
             text_ids=tuple(int(i) for i in shard[f"{key}.text_ids"].tolist()), wave=wave,
             split=entry["split"], source=entry.get("source", ""),
+            onsets_s=None if "onsets_s" not in entry else tuple(float(t) for t in entry["onsets_s"]),
         )
 
     def size_bytes(self, include_waves: bool = False) -> int:

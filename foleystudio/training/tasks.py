@@ -5,7 +5,10 @@
   learned codec of the matching size (`with_learned_codec`); the generator is refitted to its latent.
 * `DiTTask`: the generator (`flow.flow_matching_loss`, rectified flow with Tri-Ergon's condition
   dropout) on cached latents + 6 Hz curves + caption tokens, random crops of ``crop_seconds``.
-  Items without latents (or with another codec's) are encoded once with the engine's codec.
+  Items without latents (or with another codec's) are encoded once with the engine's codec. With
+  ``video_probability`` > 0 that share of crops also gets a picture: the clip's rendered AV pair
+  (`av_pairs.render_frames`, drawn again from the cached curve and onsets), read at 8 fps through
+  the frozen frame encoder plus raw motion energy, exactly as the pipeline reads a video file.
 * `LufsTask`: the LUFS predictor (`lufs_predictor.lufs_loss`) on (frames [T, H, W, 3] uint8 at 6 fps,
   curve [T, 2] LUFS) pairs from any source (rendered AV pairs, tests' synthetic frames).
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +192,8 @@ class _DitItem:
     latent: torch.Tensor  # [C, T]
     curve: torch.Tensor  # [2, T6] LUFS
     text_ids: tuple[int, ...]
+    onsets_s: tuple[float, ...] | None = None  # None: no picture can be drawn for this item
+    look_seed: int = 0  # the rendered picture's appearance (stable per clip)
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,11 +216,17 @@ class DiTTask(_Task):
     component = "generator"
 
     def __init__(self, engine, items: Sequence, val_items: Sequence = (), crop_seconds: float = 10.0,
-                 tokenizer=None, data: DataInfo = DataInfo()) -> None:
+                 tokenizer=None, data: DataInfo = DataInfo(), video_probability: float = 0.0) -> None:
         super().__init__(engine, data)
         if not items:
             raise ValueError("DiT training needs at least one cached item")
+        if not 0.0 <= video_probability <= 1.0:
+            raise ValueError(f"video probability must be in [0, 1], got {video_probability}")
         self.crop_frames = max(1, math.ceil(crop_seconds * engine.generator.latent_rate))
+        self.video_probability = video_probability
+        # The frame encoder is frozen here (Tri-Ergon's video encoder is a frozen pretrained model;
+        # ours is the LUFS predictor's, see `share_frame_encoder`): the DiT learns to read its features.
+        engine.video_encoder.eval().requires_grad_(False)
         self.items = [self._prepare(item, tokenizer) for item in items]
         self.val_items = [self._prepare(item, tokenizer) for item in val_items] or self.items[:4]
 
@@ -228,12 +240,14 @@ class DiTTask(_Task):
                 latent = self.engine.codec.encode(item.wave[None].float())[0].clone()
         same_tokenizer = tokenizer is not None and tokenizer == self.engine.tokenizer
         ids = tuple(item.text_ids) if same_tokenizer else tuple(generator.tokenize(item.caption))
-        return _DitItem(latent.float(), item.curve.float(), ids)
+        onsets = getattr(item, "onsets_s", None)
+        return _DitItem(latent.float(), item.curve.float(), ids, None if onsets is None else tuple(onsets),
+                        zlib.crc32(str(getattr(item, "clip_id", "")).encode("utf-8")))
 
     def item_count(self) -> int:
         return len(self.items)
 
-    def _crop(self, item: _DitItem, start: int):
+    def _crop(self, item: _DitItem, start: int, with_video: bool = False):
         from foleystudio.engine.conditions import LUFS_RATE_HZ, ConditionInputs
 
         rate = self.engine.generator.latent_rate
@@ -242,9 +256,32 @@ class DiTTask(_Task):
         total_s = item.latent.shape[1] / rate
         first = min(int(math.floor(start_s * LUFS_RATE_HZ)), item.curve.shape[1] - 1)
         last = min(item.curve.shape[1], int(math.ceil((start + latent.shape[1]) / rate * LUFS_RATE_HZ)) + 1)
+        video = self._video(item, start_s, latent.shape[1] / rate) if with_video and item.onsets_s is not None else {}
         inputs = ConditionInputs(total_s=total_s, start_s=start_s, text_ids=item.text_ids,
-                                 lufs=item.curve[:, first:last], lufs_start_s=first / LUFS_RATE_HZ - start_s)
+                                 lufs=item.curve[:, first:last], lufs_start_s=first / LUFS_RATE_HZ - start_s, **video)
         return latent, inputs
+
+    @torch.no_grad()
+    def _video(self, item: _DitItem, start_s: float, seconds: float) -> dict:
+        """The rendered picture of the item's AV pair over this crop, as the pipeline would read it from
+        a video file: frames at 8 fps from the one at or before ``start_s``, features from the frozen
+        frame encoder, raw motion energy against the frame before."""
+        from foleystudio.audio.curve import LoudnessCurve
+        from foleystudio.engine.conditions import LUFS_RATE_HZ
+        from foleystudio.engine.video_features import VIDEO_FPS
+        from foleystudio.training.av_pairs import render_frames
+        from foleystudio.video.motion import motion_energy
+
+        first = int(math.floor(start_s * VIDEO_FPS + 1e-9))
+        count = max(1, int(math.ceil((start_s + seconds) * VIDEO_FPS - 1e-9)) - first)
+        curve = LoudnessCurve.uniform(item.curve[0].numpy(), item.curve[1].numpy(), LUFS_RATE_HZ)
+        size = self.engine.config.video_encoder.frame_size
+        # One frame more at the front: motion needs the frame before (frame -1 repeats frame 0).
+        frames = render_frames(curve, item.onsets_s, seed=item.look_seed, fps=VIDEO_FPS, size=(size, size),
+                               first=first - 1, count=count + 1)
+        features = self.engine.video_encoder(torch.from_numpy(frames[1:])[None].to(self.device))[0]
+        return {"video_features": features.float(), "video_motion": torch.from_numpy(motion_energy(frames[1:], previous=frames[0])),
+                "video_start_s": first / VIDEO_FPS - start_s}
 
     def _batch(self, pieces) -> DitBatch:
         lengths = [latent.shape[1] for latent, _ in pieces]
@@ -258,7 +295,8 @@ class DiTTask(_Task):
             item = self.items[index]
             room = max(0, item.latent.shape[1] - self.crop_frames)
             start = int(torch.randint(0, room + 1, (1,), generator=generator)) if room else 0
-            pieces.append(self._crop(item, start))
+            with_video = bool(torch.rand((), generator=generator) < self.video_probability)
+            pieces.append(self._crop(item, start, with_video))
         return self._batch(pieces)
 
     def loss(self, batch: DitBatch, generator):
@@ -271,12 +309,25 @@ class DiTTask(_Task):
     def evaluate(self, generator):
         from foleystudio.engine.flow import FlowConfig, flow_matching_loss
 
-        batch = self._batch([self._crop(item, 0) for item in self.val_items])
+        batch = self._batch([self._crop(item, 0, self.video_probability > 0) for item in self.val_items])
         # No dropout at evaluation: the loss of the fully conditioned model, at uniform times.
         config = FlowConfig(modality_drop=0.0, all_drop=0.0, lufs_drop=0.0, time_sampling="uniform")
         loss, _ = flow_matching_loss(self.engine.generator, batch.latents.to(self.device), batch.inputs,
                                      generator, config, lengths=batch.lengths)
         return {"val_flow_loss": float(loss)}
+
+
+def share_frame_encoder(engine) -> None:
+    """Give the DiT's video branch the LUFS predictor's trained frame encoder.
+
+    Trained on rendered AV pairs to read where the source is and how loud it looks, that encoder is
+    the best frozen picture reader we have (nothing pretrained can be downloaded). Train the LUFS
+    predictor first, then the DiT with this.
+    """
+    if engine.config.video_encoder != engine.config.lufs_predictor.encoder:
+        raise ValueError("the LUFS predictor's frame encoder has another configuration than the video encoder's; "
+                         "they cannot share weights")
+    engine.video_encoder.load_state_dict(engine.lufs_predictor.encoder.state_dict(), strict=True)
 
 
 # ---- LUFS predictor ----------------------------------------------------------------------------

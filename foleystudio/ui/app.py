@@ -5,6 +5,10 @@ Qt's own messages go to our log (``qInstallMessageHandler``), so a user's log ho
 exception that escapes a slot is logged with its traceback and shown in a dialog that names the
 log file, and the app keeps running: it is never a silent crash, and the project stays open (the
 autosave keeps it safe if the app is then closed).
+
+The window icon is read from ``resources/icons`` beside the package, which is where both the
+checkout and the frozen bundle keep it. Once the event loop runs with the window shown, a
+"FoleyStudio <version> ready" line is logged: the packaging smoke test waits for it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+from PySide6.QtCore import QTimer, QtMsgType, qInstallMessageHandler
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from foleystudio import __version__
@@ -22,6 +27,11 @@ from foleystudio.logs import APP_NAME, log_dir
 
 logger = logging.getLogger(__name__)
 qt_logger = logging.getLogger("foleystudio.qt")
+
+# The icons beside the package (the checkout's resources/, or the frozen bundle's _internal/resources).
+ICON_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+# The .desktop file's name without its suffix: lets Wayland compositors match our windows to it.
+DESKTOP_FILE_NAME = "foleystudio"
 
 _QT_LEVELS = {
     QtMsgType.QtDebugMsg: logging.DEBUG,
@@ -49,11 +59,21 @@ def install_error_handling() -> None:
     sys.excepthook = _excepthook
 
 
+def window_icon() -> QIcon:
+    """The app icon at every size we ship (the window manager picks one); empty if none is found."""
+    icon = QIcon()
+    for png in sorted(ICON_DIR.glob("foleystudio-*.png")):
+        icon.addFile(str(png))
+    return icon
+
+
 def application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setOrganizationName(APP_NAME)
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
+    app.setWindowIcon(window_icon())
     app.setStyle("Fusion")
     return app
 
@@ -78,4 +98,6 @@ def run(project_path: Path | None = None, demo: bool = True) -> int:
         window.files.offer_startup_recovery()
     window.show()
     logger.info("FoleyStudio %s window open on %s", __version__, path or "a new project")
+    # "ready" once the event loop runs with the window shown: what the packaging smoke test waits for.
+    QTimer.singleShot(0, lambda: logger.info("FoleyStudio %s ready", __version__))
     return app.exec()

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from foleystudio.training.av_pairs import SHAPES, render_av_pair, write_av_pair_mp4
+from foleystudio.training.av_pairs import SHAPES, render_av_pair, render_frames, write_av_pair_mp4
 from foleystudio.training.onsets import motion_peaks
 
 RATE = 44100
@@ -107,3 +107,16 @@ def test_mp4_round_trip(tmp_path):
     info = probe_media(path)
     assert (info.video.width, info.video.height, info.video.frame_count) == (48, 32, 8)
     assert info.audio and info.audio[0].channels == 2
+
+
+def test_any_stretch_of_the_picture_is_drawn_again_from_curve_onsets_and_seed():
+    audio = pan_sweep(3.0)
+    audio[:, RATE : RATE + 400] *= 30.0  # an onset at 1 s
+    pair = render_av_pair(audio, noise(3.0, 2), seed=11, fps=8.0)
+    assert len(pair.onsets_s) >= 1
+    stretch = render_frames(pair.curve, pair.onsets_s, seed=11, fps=8.0, first=5, count=10)
+    assert np.array_equal(stretch, pair.frames[5:15])
+    before = render_frames(pair.curve, pair.onsets_s, seed=11, fps=8.0, first=-1, count=2)
+    assert np.array_equal(before[0], pair.frames[0]) and np.array_equal(before[1], pair.frames[0])
+    other_seed = render_frames(pair.curve, pair.onsets_s, seed=12, fps=8.0, first=5, count=10)
+    assert not np.array_equal(other_seed, stretch)

@@ -122,3 +122,32 @@ def test_unreadable_clip_is_skipped_not_fatal(tmp_path):
 def test_missing_cache_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="not a feature cache"):
         FeatureCache(tmp_path)
+
+
+def test_onsets_are_cached_so_the_picture_can_be_drawn_again(tmp_path):
+    from foleystudio.training.onsets import detect_onsets
+
+    index = index_object(tmp_path, count=3, seconds=2.0)
+    build_feature_cache(index, tmp_path / "cache", clip_seconds=2.0)
+    cache = FeatureCache(tmp_path / "cache")
+    for item in cache.items(None):
+        audio, _ = read_audio(index.library_root / f"clip{int(item.source[1:])}.wav", sample_rate=RATE, channels=2)
+        expected = detect_onsets(audio, RATE)
+        assert len(item.onsets_s) == len(expected) >= 2  # the bursts repeat 2-4 times per second
+        assert np.abs(np.array(item.onsets_s) - expected).max() <= 1e-4
+
+
+def test_a_schema_1_cache_still_reads_without_onsets(tmp_path):
+    index = index_object(tmp_path, count=2, seconds=1.0)
+    build_feature_cache(index, tmp_path / "cache", clip_seconds=1.0)
+    manifest_path = tmp_path / "cache" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["schema"] = 1
+    for entry in manifest["items"]:
+        del entry["onsets_s"]
+    manifest_path.write_text(json.dumps(manifest))
+    assert [item.onsets_s for item in FeatureCache(tmp_path / "cache").items(None)] == [None, None]
+    manifest["schema"] = 99
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="schema 99"):
+        FeatureCache(tmp_path / "cache")

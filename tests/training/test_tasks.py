@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from foleystudio.engine.builder import build_engine, load_engine
@@ -110,3 +111,104 @@ def test_train_and_finetune_commands(tmp_path, capsys):
     card = (tmp_path / "tuned" / "model" / "MODEL_CARD.md").read_text()
     assert "optimiser steps: 2" in card and "fine-tuned from" in card
     assert "model folder" in capsys.readouterr().out
+
+
+def _exact_items(seconds: float = 2.0):
+    """Feature items with unquantised curves, so the task's picture can be compared with the renderer's."""
+    import zlib
+
+    import numpy as np
+
+    from foleystudio.audio.loudness import loudness_curve
+    from foleystudio.training.features import FeatureItem
+    from foleystudio.training.onsets import detect_onsets
+
+    engine = build_engine(preset("tiny"))
+    items = []
+    for i in range(3):
+        audio = synthetic_wave(i, seconds)
+        curve = loudness_curve(audio, 44100)
+        latent = engine.codec.encode(torch.from_numpy(audio)[None])[0]
+        items.append(FeatureItem(clip_id=f"clip{i}", caption="footsteps on gravel", category="test", latent=latent,
+                                 mel=None, curve=torch.from_numpy(np.stack([curve.left, curve.right])).float(),
+                                 duration_s=seconds, onsets_s=tuple(detect_onsets(audio, 44100))))
+    return engine, items, [zlib.crc32(item.clip_id.encode()) for item in items]
+
+
+def test_dit_crops_with_video_see_the_rendered_pair_as_the_pipeline_would():
+    import numpy as np
+
+    from foleystudio.training.av_pairs import render_av_pair
+    from foleystudio.video.motion import motion_energy
+
+    engine, items, seeds = _exact_items()
+    task = DiTTask(engine, items, crop_seconds=1.0, video_probability=1.0)
+    rate = engine.generator.latent_rate
+    start = 17  # a latent frame that does not fall on a video frame boundary
+    latent, inputs = task._crop(task.items[1], start, with_video=True)
+    size = engine.config.video_encoder.frame_size
+    pair = render_av_pair(synthetic_wave(1, 2.0), seed=seeds[1], fps=8.0, size=(size, size))
+    first = int(np.floor(start / rate * 8.0))
+    assert -1 / 8 < inputs.video_start_s <= 0 and inputs.video_start_s == first / 8.0 - start / rate
+    count = inputs.video_features.shape[0]
+    assert count * (1 / 8) >= latent.shape[1] / rate  # the picture covers the crop
+    expected_motion = motion_energy(pair.frames[first : first + count], previous=pair.frames[first - 1])
+    np.testing.assert_allclose(inputs.video_motion.numpy(), expected_motion, atol=1e-6)
+    with torch.no_grad():
+        expected = engine.video_encoder(torch.from_numpy(pair.frames[first : first + count])[None])[0]
+    torch.testing.assert_close(inputs.video_features, expected)
+    _, without = task._crop(task.items[1], start, with_video=False)
+    assert without.present == {"text"} and inputs.present == {"text", "video"}
+
+
+def test_dit_training_with_video_trains_the_generator_not_the_frozen_frame_encoder(tmp_path):
+    import copy
+
+    engine, items, _ = _exact_items()
+    encoder_before = copy.deepcopy(engine.video_encoder)
+    generator_before = copy.deepcopy(engine.generator)
+    task = DiTTask(engine, items, crop_seconds=1.0, video_probability=0.5)
+    batch = task.make_batch([0, 1, 2, 0, 1, 2], torch.Generator().manual_seed(3))
+    with_video = [inputs.video_features is not None for inputs in batch.inputs]
+    assert any(with_video) and not all(with_video)  # mixed batches work
+    train(task, TrainConfig(steps=3, lr=2e-3, **QUICK), tmp_path / "run", device="cpu")
+    assert _same_weights(engine.video_encoder, encoder_before)
+    assert not _same_weights(engine.generator, generator_before)
+
+
+def test_the_dit_can_share_the_lufs_predictors_frame_encoder():
+    from foleystudio.training.tasks import share_frame_encoder
+
+    engine = build_engine(preset("tiny"))
+    assert not _same_weights(engine.video_encoder, engine.lufs_predictor.encoder)
+    share_frame_encoder(engine)
+    assert _same_weights(engine.video_encoder, engine.lufs_predictor.encoder)
+
+
+def test_the_training_chain_lufs_then_dit_from_it_with_the_shared_frame_encoder(tmp_path):
+    import argparse
+
+    from foleystudio.commands import train as command
+    from foleystudio.training.av_dataset import render_av_dataset
+
+    config = preset("tiny")
+    index = index_object(tmp_path, count=4, seconds=1.0)
+    build_feature_cache(index, tmp_path / "cache", codec=build_engine(config).codec, clip_seconds=1.0)
+    render_av_dataset(index, tmp_path / "pairs", count=3, seconds=1.0, size=32)
+    parser = argparse.ArgumentParser()
+    command.add_parser(parser.add_subparsers(dest="command"))
+    quick = ["--steps", "2", "--batch-size", "2", "--device", "cpu"]
+    args = parser.parse_args(["train", "lufs", "--data", str(tmp_path / "pairs"), "--out", str(tmp_path / "lufs"),
+                              "--preset", "tiny", *quick])
+    assert args.run(args) == 0
+    lufs_model = load_engine(tmp_path / "lufs" / "model", "cpu")
+    args = parser.parse_args(["train", "dit", "--from", str(tmp_path / "lufs" / "model"), "--share-frame-encoder",
+                              "--video-probability", "1", "--data", str(tmp_path / "cache"), "--out",
+                              str(tmp_path / "dit"), *quick])
+    assert args.run(args) == 0
+    dit_model = load_engine(tmp_path / "dit" / "model", "cpu")
+    assert _same_weights(dit_model.lufs_predictor, lufs_model.lufs_predictor)  # kept as it came
+    assert _same_weights(dit_model.video_encoder, lufs_model.lufs_predictor.encoder)  # shared and frozen
+    assert not _same_weights(dit_model.generator, lufs_model.generator)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "dit", "--data", "x", "--out", "y", "--video-probability", "1.5"])
