@@ -3,6 +3,9 @@
 - ``dataset index LIBRARY_DIR --out INDEX_DIR``: index any folder of sounds (captions, audio facts,
   licence, train/validation split by source); re-running it updates only what changed, and a run
   that was stopped picks up where it stopped (foleystudio.training.index).
+- ``dataset features INDEX_DIR --out CACHE_DIR``: precompute the feature cache training reads
+  (codec latents, 6 Hz curves, caption tokens, onsets; optionally FLAC excerpts for the codec), with
+  the codec of ``--model`` (a trained model folder) or of ``--preset`` (foleystudio.training.features).
 - ``dataset open-corpus --out DIR``: fetch and index the open corpus of
   shared/corpus/train_manifest.tsv (foleystudio.training.open_corpus, imported only when used so
   the rest of the CLI works without it).
@@ -61,6 +64,19 @@ def add_parser(subparsers) -> None:
     pairs.add_argument("--size", type=int, default=64, help="frame size in pixels (default 64)")
     pairs.add_argument("--seed", type=int, default=0)
     pairs.set_defaults(run=run_av_pairs)
+
+    features = commands.add_parser("features", help="precompute the feature cache that training reads")
+    features.add_argument("index", metavar="INDEX_DIR", help="an index written by 'dataset index'")
+    features.add_argument("--out", required=True, metavar="CACHE_DIR", help="folder for the shards and manifest")
+    source = features.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="MODEL", help="encode latents with this model's codec")
+    source.add_argument("--preset", choices=("tiny", "small"), default="tiny",
+                        help="or with this preset's codec (default tiny; small's is untrained until trained)")
+    features.add_argument("--clip-seconds", type=float, default=10.0, help="seconds kept per clip (default 10)")
+    features.add_argument("--wave-seconds", type=float, default=0.0,
+                          help="also keep this much FLAC waveform per clip, for codec training (default 0)")
+    features.add_argument("--max-wave-clips", type=int, metavar="N", help="keep waveforms of at most N clips")
+    features.set_defaults(run=run_features)
 
 
 class ProgressLine:
@@ -143,3 +159,38 @@ def run_av_pairs(args: argparse.Namespace) -> int:
         progress.close()
     print(f"{args.out}: {report.summary()}")
     return 0
+
+
+def run_features(args: argparse.Namespace) -> int:
+    from foleystudio.training.features import FeatureCache, build_feature_cache
+
+    if not args.clip_seconds > 0 or args.wave_seconds < 0:
+        raise UserInputError("--clip-seconds must be positive and --wave-seconds not negative")
+    if FeatureCache.is_cache(args.out):
+        raise UserInputError(f"{args.out} already holds a feature cache; choose another folder or delete it")
+    if not (Path(args.index) / "index.json").is_file():
+        raise UserInputError(f"{args.index}: not an index folder (no index.json); make one with 'dataset index'")
+    codec = _codec(args)
+    progress = ProgressLine("features")
+    try:
+        report = build_feature_cache(Path(args.index), Path(args.out), codec=codec, clip_seconds=args.clip_seconds,
+                                     wave_seconds=args.wave_seconds, max_wave_clips=args.max_wave_clips,
+                                     progress=progress)
+    finally:
+        progress.close()
+    print(f"{args.out}: {report.summary()}")
+    return 0
+
+
+def _codec(args: argparse.Namespace):
+    from foleystudio.engine.builder import build_engine, load_engine
+    from foleystudio.engine.config import preset
+
+    if args.model:
+        return load_engine(args.model, "cpu").codec
+    config = preset(args.preset)
+    if args.preset == "small":  # the shipped small model uses the learned codec
+        from foleystudio.training.tasks import with_learned_codec
+
+        config = with_learned_codec(config)
+    return build_engine(config, "cpu").codec

@@ -83,3 +83,23 @@ def test_open_corpus_passes_options(tmp_path, monkeypatch, capsys):
     assert options["packages"] == ["a", "b"] and options["cache_dir"] == tmp_path / "cache"
     assert str(options["manifest"]) == "m.tsv" and callable(options["progress"])
     assert "3 clips" in capsys.readouterr().out
+
+
+def test_features_command_builds_a_cache_and_refuses_to_overwrite_one(tmp_path, capsys):
+    from foleystudio.training.features import FeatureCache
+    from tests.training.test_features import make_fake_index
+
+    index = make_fake_index(tmp_path, count=3, seconds=1.0)
+    args = _parse(["dataset", "features", str(index), "--out", str(tmp_path / "cache"), "--clip-seconds", "1",
+                   "--wave-seconds", "0.5"])
+    assert args.run(args) == 0
+    assert "3 clips" in capsys.readouterr().out
+    items = FeatureCache(tmp_path / "cache").items(None)
+    assert len(items) == 3 and all(item.latent is not None and item.wave is not None for item in items)
+    before = (tmp_path / "cache" / "manifest.json").read_bytes()
+    with pytest.raises(UserInputError, match="already holds a feature cache"):
+        args.run(args)
+    assert (tmp_path / "cache" / "manifest.json").read_bytes() == before
+    args = _parse(["dataset", "features", str(tmp_path / "nowhere"), "--out", str(tmp_path / "other")])
+    with pytest.raises(UserInputError, match="not an index folder"):
+        args.run(args)
