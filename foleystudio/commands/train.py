@@ -69,6 +69,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=float, default=120.0, metavar="S", help="seconds between checkpoints")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--val-data", metavar="DIR",
+                        help="lufs: held-out AV pairs ('dataset av-pairs --split val'); without them the periodic "
+                             "evaluation runs on training pairs and is logged as train4_*")
     parser.add_argument("--video-probability", type=_probability, default=0.5, metavar="P",
                         help="dit: share of crops trained with their rendered AV-pair picture (default 0.5)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
@@ -128,7 +131,11 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args=N
         pairs = tasks.load_lufs_pairs(data)
         if not pairs:
             raise UserInputError(f"{data}: no (frames, curve) .safetensors pairs for LUFS training")
-        return tasks.LufsTask(engine, pairs, data=tasks.DataInfo(str(data), len(pairs), 0.0))
+        val_folder = getattr(args, "val_data", None)
+        val_pairs = tasks.load_lufs_pairs(val_folder) if val_folder else []
+        if val_folder and not val_pairs:
+            raise UserInputError(f"{val_folder}: no (frames, curve) .safetensors pairs to validate on")
+        return tasks.LufsTask(engine, pairs, val_pairs, data=tasks.DataInfo(str(data), len(pairs), 0.0))
     cache = _cache(data, run_dir, engine.codec if kind == "dit" else None)
     info = _data_info(cache, data)
     if kind == "codec":

@@ -66,6 +66,11 @@ class DataInfo:
     hours: float = 0.0
 
 
+def _eval_prefix(held_out: bool) -> str:
+    # Without held-out data the periodic evaluation runs on four training items: say so in the name.
+    return "val" if held_out else "train4"
+
+
 class _Task:
     """Shared plumbing: device, data order helper, export with a model card."""
 
@@ -148,6 +153,7 @@ class CodecTask(_Task):
         self.segment = max(hop, int(round(segment_seconds * SAMPLE_RATE / hop)) * hop)
         self.waves = [self._stereo(w) for w in waves]
         self.val_waves = [self._stereo(w) for w in (val_waves or waves[:4])]
+        self.eval_prefix = _eval_prefix(bool(val_waves))
 
     @staticmethod
     def _stereo(wave: torch.Tensor) -> torch.Tensor:
@@ -181,7 +187,7 @@ class CodecTask(_Task):
 
         wave = torch.stack([self._crop(w, 0) for w in self.val_waves]).to(self.device)
         decoded = self.engine.codec.decode(self.engine.codec.encode(wave))[..., : wave.shape[-1]]
-        return {"val_mr_stft": float(mr_stft_distance(wave, decoded))}
+        return {f"{self.eval_prefix}_mr_stft": float(mr_stft_distance(wave, decoded))}
 
 
 # ---- generator (DiT) ------------------------------------------------------------------------
@@ -229,6 +235,7 @@ class DiTTask(_Task):
         engine.video_encoder.eval().requires_grad_(False)
         self.items = [self._prepare(item, tokenizer) for item in items]
         self.val_items = [self._prepare(item, tokenizer) for item in val_items] or self.items[:4]
+        self.eval_prefix = _eval_prefix(bool(val_items))
 
     def _prepare(self, item, tokenizer) -> _DitItem:
         generator = self.engine.generator
@@ -314,7 +321,7 @@ class DiTTask(_Task):
         config = FlowConfig(modality_drop=0.0, all_drop=0.0, lufs_drop=0.0, time_sampling="uniform")
         loss, _ = flow_matching_loss(self.engine.generator, batch.latents.to(self.device), batch.inputs,
                                      generator, config, lengths=batch.lengths)
-        return {"val_flow_loss": float(loss)}
+        return {f"{self.eval_prefix}_flow_loss": float(loss)}
 
 
 def share_frame_encoder(engine) -> None:
@@ -345,6 +352,7 @@ class LufsTask(_Task):
         self.window = engine.lufs_predictor.config.max_frames
         self.pairs = [self._check(frames, curve) for frames, curve in pairs]
         self.val_pairs = [self._check(frames, curve) for frames, curve in val_pairs] or self.pairs[:4]
+        self.eval_prefix = _eval_prefix(bool(val_pairs))
 
     @staticmethod
     def _check(frames, curve) -> tuple[torch.Tensor, torch.Tensor]:
@@ -385,7 +393,7 @@ class LufsTask(_Task):
 
         batch = self._batch([(f[: self.window], c[: self.window]) for f, c in self.val_pairs])
         frames, curves, mask = (tensor.to(self.device) for tensor in batch)
-        return {"val_error_lu": float(lufs_loss(self.engine.lufs_predictor, frames, curves, mask)) * 70.0}
+        return {f"{self.eval_prefix}_error_lu": float(lufs_loss(self.engine.lufs_predictor, frames, curves, mask)) * 70.0}
 
 
 def load_lufs_pairs(folder) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -79,6 +79,11 @@ def test_lufs_task_learns_and_exports(tmp_path):
     assert late < 0.9 * early
     folder = task.export(tmp_path / "model", steps=result.step, metrics=result.final_metrics)
     assert _same_weights(load_engine(folder, "cpu").lufs_predictor, engine.lufs_predictor)
+    # No held-out pairs: the periodic evaluation ran on training pairs, and its name says so.
+    assert "train4_error_lu" in result.final_metrics and "val_error_lu" not in result.final_metrics
+    held_out = LufsTask(engine, _synthetic_pairs(4), _synthetic_pairs(2))
+    with torch.no_grad():
+        assert set(held_out.evaluate(None)) == {"val_error_lu"}
 
 
 def test_bad_inputs_are_clear_errors():
