@@ -23,6 +23,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--steps", type=positive_int, default=8, help="sampling steps per take (default: 8)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the takes and rendered pictures (default: 0)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    parser.add_argument("--ablations", action=argparse.BooleanOptionalAction, default=True,
+                        help="also generate each clip without its video and with another category's caption "
+                             "(3x the time; default on)")
     parser.add_argument("--out", metavar="JSON", help="write the report here instead of stdout")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     parser.set_defaults(run=run)
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output_path(args.out, args.overwrite)
     report = evaluate_model(args.model, args.data, args.split, limit=args.limit, steps=args.steps,
-                            seed=args.seed, device=args.device)
+                            seed=args.seed, device=args.device, ablations=args.ablations)
     text = json.dumps(to_jsonable(report), indent=2, allow_nan=False) + "\n"
     if args.out:
         write_text_atomic(args.out, text, overwrite=args.overwrite)

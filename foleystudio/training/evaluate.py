@@ -269,13 +269,46 @@ def _load_engine(model, device: str):
     return load_engine(str(model), device)
 
 
-def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: float, fps: float,
-               frame_size: int, work: Path, progress: Callable[[str], None] | None) -> list[dict]:
-    from foleystudio.engine.lufs_predictor import predict_curve
+def balanced_selection(clips: Sequence, limit: int | None) -> list:
+    """Up to ``limit`` clips taking the categories in turn (each category's clips in index order,
+    uncategorised clips last), so a limited run covers every category instead of the first
+    package's; all clips, in that order, when ``limit`` is None."""
+    groups: dict[str, list] = defaultdict(list)
+    for clip in clips:
+        groups[getattr(clip, "category", "") or ""].append(clip)
+    order = sorted(groups, key=lambda name: (name == "", name))
+    picked, depth = [], 0
+    while any(depth < len(groups[name]) for name in order):
+        picked.extend(groups[name][depth] for name in order if depth < len(groups[name]))
+        depth += 1
+    return picked if limit is None else picked[:limit]
+
+
+def _shuffled_captions(clips: Sequence) -> list[str]:
+    """For each clip the caption of another clip, of another category where the selection has one
+    (the text ablation: a model that follows its text must lose category accuracy with these)."""
+    captions = []
+    for number, clip in enumerate(clips):
+        others = [clips[(number + step) % len(clips)] for step in range(1, len(clips))]
+        different = [other for other in others if getattr(other, "category", "") != getattr(clip, "category", "")]
+        chosen = (different or others or [clip])[0]
+        captions.append(chosen.caption)
+    return captions
+
+
+def _take(engine, request):
     from foleystudio.engine.pipeline import generate, run_to_end
+
+    return run_to_end(generate(engine, request))[0]
+
+
+def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: float, fps: float,
+               frame_size: int, work: Path, ablations: bool, progress: Callable[[str], None] | None) -> list[dict]:
+    from foleystudio.engine.lufs_predictor import predict_curve
     from foleystudio.engine.request import GenerationRequest, VideoSpan
     from foleystudio.training.av_pairs import render_av_pair, write_av_pair_mp4
 
+    shuffled = _shuffled_captions(clips)
     rows = []
     for number, clip in enumerate(clips):
         real = _read_clip(clip, root, seconds)
@@ -285,17 +318,18 @@ def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: flo
         pair = render_av_pair(real, None, seed=seed + number, fps=fps, size=(frame_size, frame_size),
                               caption_on=clip.caption)
         video_path = write_av_pair_mp4(pair, work / f"pair_{number}.mp4", with_audio=False)
+        # Full adherence: "after conformance" measures how close conformance can bring a take.
         request = GenerationRequest(duration_s=duration, on_screen_prompt=clip.caption, curve=pair.curve,
-                                    video=VideoSpan(video_path), steps=steps, seed=seed + number,
+                                    video=VideoSpan(video_path), steps=steps, seed=seed + number, adherence=1.0,
                                     model=getattr(engine, "model_id", "engine"), device=str(engine.device))
-        take = run_to_end(generate(engine, request))[0]
+        take = _take(engine, request)
         conformance = take.conformance
         video_peaks = motion_peaks(pair.frames, fps)
         generated_onsets = detect_onsets(take.audio)
         predicted = predict_curve(engine.lufs_predictor, video_path, 0.0, duration, engine.device)
         with torch.no_grad():
             decoded = engine.codec(torch.from_numpy(real)[None].to(engine.device)).float()[0].cpu().numpy()
-        rows.append({
+        row = {
             "id": getattr(clip, "id", str(number)), "category": getattr(clip, "category", ""),
             "caption": clip.caption, "duration_s": duration,
             "curve_mae_raw_lu": curve_mae_lu(conformance.target, conformance.before),
@@ -306,16 +340,32 @@ def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: flo
             "lufs_predictor_mae_lu": lufs_predictor_mae(predicted, pair.curve),
             **{f"codec_{name}": value for name, value in codec_scores(real, decoded).items()},
             "_real": real, "_generated": take.audio,
-        })
+        }
+        if ablations:
+            row.update(_ablation_row(engine, request, shuffled[number], video_peaks, fps))
+        rows.append(row)
         if progress is not None:
             progress(f"evaluated {len(rows)}/{len(clips)}: {clip.caption}")
     return rows
 
 
+def _ablation_row(engine, request, shuffled_caption: str, video_peaks, fps: float) -> dict:
+    """The same request without its video (AV-Align must drop) and with another clip's caption (the
+    classifier must stop finding the clip's category), same seed."""
+    import dataclasses
+
+    without_video = _take(engine, dataclasses.replace(request, video=None))
+    wrong_text = _take(engine, dataclasses.replace(request, on_screen_prompt=shuffled_caption))
+    return {"av_align_generated_no_video": av_align(detect_onsets(without_video.audio), video_peaks, fps),
+            "curve_mae_raw_no_video_lu": curve_mae_lu(without_video.conformance.target, without_video.conformance.before),
+            "shuffled_caption": shuffled_caption, "_generated_shuffled": wrong_text.audio}
+
+
 def _semantic_metrics(index, rows: list[dict], train_limit: int, seconds: float, seed: int) -> dict:
     """Classifier accuracy on real and generated validation audio, and the Fréchet distance."""
     root = Path(index.library_root)
-    train = [clip for clip in index.split("train") if getattr(clip, "category", "")][:train_limit]
+    # Categories in turn, so the classifier knows every category and not the first packages' only.
+    train = balanced_selection([clip for clip in index.split("train") if getattr(clip, "category", "")], train_limit)
     items = [(audio, clip.category) for clip in train if (audio := _read_clip(clip, root, seconds)) is not None]
     if len({category for _, category in items}) < 2:
         return {"skipped": "fewer than two categories in the training split"}
@@ -334,6 +384,12 @@ def _semantic_metrics(index, rows: list[dict], train_limit: int, seconds: float,
         row["classifier_correct_real"], row["classifier_correct_generated"] = float(real_hit), float(gen_hit)
     result["classifier_accuracy_real"] = float(np.mean(real_hits))
     result["classifier_accuracy_generated"] = float(np.mean(gen_hits))
+    if all("_generated_shuffled" in row for row in known):
+        shuffled_hits = [p == c for p, c in zip(classifier.predict([row["_generated_shuffled"] for row in known]),
+                                                categories)]
+        for row, hit in zip(known, shuffled_hits):
+            row["classifier_correct_generated_shuffled"] = float(hit)
+        result["classifier_accuracy_generated_shuffled_captions"] = float(np.mean(shuffled_hits))
     result["chance_accuracy"] = 1.0 / len(classifier.categories)
     if len(known) >= 2:
         result["frechet_distance"] = frechet_distance(classifier_embedding(classifier, generated),
@@ -345,12 +401,14 @@ PER_CLIP_METRICS = (
     "curve_mae_raw_lu", "curve_mae_conformed_lu", "av_align_generated", "av_align_real", "onset_f1_generated",
     "lufs_predictor_mae_lu", "codec_mr_stft", "codec_log_mel_l1_db", "codec_loudness_error_lu",
     "classifier_correct_real", "classifier_correct_generated",
+    "av_align_generated_no_video", "curve_mae_raw_no_video_lu", "classifier_correct_generated_shuffled",
 )
+MIN_SECONDS = 0.5  # clips shorter than this are too short to judge (see _read_clip)
 
 
 def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | None = None, steps: int = 8,
                    seed: int = 0, seconds: float = 4.0, fps: float = 8.0, frame_size: int = 64,
-                   train_limit: int = 200, device: str = "auto", index=None,
+                   train_limit: int = 600, device: str = "auto", index=None, ablations: bool = True,
                    progress: Callable[[str], None] | None = None) -> dict:
     """Evaluate ``model`` (a name, folder, ``preset:NAME``, or a built `Engine`) on an index's split.
 
@@ -359,7 +417,12 @@ def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | No
     measure curve adherence raw and after conformance, AV-Align and onset F1 of the take against
     the picture/real onsets, the LUFS predictor on the picture, and the codec's reconstruction of
     the real clip. A classifier trained on the training split scores real and generated audio and
-    gives the Fréchet distance. ``index`` (anything with ``.library_root``, ``.clips``,
+    gives the Fréchet distance. Takes are conformed at full adherence (1.0). Clips are chosen
+    category by category (`balanced_selection`), skipping those under 0.5 s. With ``ablations``
+    each clip is generated twice more with the same seed: without the video (``*_no_video``: AV-Align
+    must drop if the model uses the picture) and with another category's caption
+    (``classifier_accuracy_generated_shuffled_captions``: must drop if it follows the text).
+    ``index`` (anything with ``.library_root``, ``.clips``,
     ``.split(name)``) replaces reading ``index_dir``. Returns a JSON-ready dict: means under
     "metrics", per-category means under "per_category", per-clip values under "clips".
     """
@@ -371,14 +434,15 @@ def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | No
         index = read_index(index_dir)
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")
-    clips = list(index.split(split))[:limit]
+    long_enough = [clip for clip in index.split(split) if getattr(clip, "duration_s", seconds) >= MIN_SECONDS]
+    clips = balanced_selection(long_enough, limit)
     if not clips:
         raise ValueError(f"the index has no clips in the {split!r} split")
     started = time.monotonic()
     engine = _load_engine(model, device)
     with tempfile.TemporaryDirectory(prefix="foleystudio-eval-") as folder:
         rows = _clip_rows(engine, clips, Path(index.library_root), steps=steps, seed=seed, seconds=seconds,
-                          fps=fps, frame_size=frame_size, work=Path(folder), progress=progress)
+                          fps=fps, frame_size=frame_size, work=Path(folder), ablations=ablations, progress=progress)
     if not rows:
         raise ValueError(f"none of the {len(clips)} {split!r} clips could be read")
     semantic = _semantic_metrics(index, rows, train_limit, seconds, seed)
@@ -388,11 +452,13 @@ def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | No
                  for name in PER_CLIP_METRICS}
     return {
         "model": getattr(engine, "model_id", str(model)), "split": split, "clips_evaluated": len(rows),
-        "clips_skipped": len(clips) - len(rows), "steps": steps, "seed": seed, "seconds": seconds, "fps": fps,
+        "clips_skipped": len(clips) - len(rows), "steps": steps, "adherence": 1.0, "ablations": ablations, "seed": seed, "seconds": seconds, "fps": fps,
         "metrics": metrics, "semantic": semantic, "per_category": breakdown,
         "clips": [{key: value for key, value in row.items() if not key.startswith("_")} for row in rows],
         "elapsed_s": time.monotonic() - started,
         "notes": ("LU errors over frames whose target is above -60 LUFS; AV-Align/onset F1 use ±1 video frame; "
                   "'real' rows are ceilings (the real audio against its own rendered picture / the classifier on "
-                  "real audio). An untrained engine scores near chance on everything but conformed adherence."),
+                  "real audio). Takes are conformed at adherence 1.0. Ablations (same seeds): *_no_video drops the "
+                  "video condition, *_shuffled_captions uses another category's caption. An untrained engine "
+                  "scores near chance on everything but conformed adherence."),
     }

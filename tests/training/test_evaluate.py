@@ -135,6 +135,22 @@ def test_evaluate_model_smoke_on_a_fake_index(tmp_path):
     semantic = report["semantic"]
     assert semantic["classifier_categories"] == ["footsteps", "tone"]
     assert semantic["classifier_accuracy_real"] == 1.0  # the ceiling on this easy pair of categories
+    assert report["adherence"] == 1.0 and report["ablations"]
+    assert 0.0 <= metrics["av_align_generated_no_video"] <= 1.0
+    assert 0.0 <= semantic["classifier_accuracy_generated_shuffled_captions"] <= 1.0
+    # Each val clip got the other category's caption in the text ablation.
+    assert {row["caption"]: row["shuffled_caption"] for row in report["clips"]} == {
+        "footsteps sound": "tone sound", "tone sound": "footsteps sound"}
+
+
+def test_balanced_selection_takes_categories_in_turn():
+    from foleystudio.training.evaluate import balanced_selection
+
+    clips = [clip(n, f"{n}.wav", category, "val") for n, category in
+             enumerate(["weapons"] * 5 + ["", "doors", "doors", "animals"])]
+    picked = balanced_selection(clips, 5)
+    assert [c.category for c in picked] == ["animals", "doors", "weapons", "", "doors"]
+    assert len(balanced_selection(clips, None)) == len(clips)
 
 
 def test_evaluate_command_parses_its_arguments():
