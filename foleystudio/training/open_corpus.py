@@ -30,14 +30,12 @@ paragraph (a short name such as "GPL-2+" or "CC-BY-SA-3.0"), or every distinct l
 " and " when there is no such paragraph; free-form copyright files are matched against a few
 well-known licence names. Credit is the ``Copyright:`` lines of the same paragraph.
 
-Disk and time (measured from ``apt-cache show`` for the 86 packages, bookworm, 2024):
-* download: 8.6 GB of .debs in the cache (largest: 0ad-data 1.38 GB, flightgear-data-base 1.34 GB,
-  redeclipse-data 0.86 GB, supertuxkart-data 0.63 GB); budget 10 GB for the cache;
-* temporary: the largest archive member extracted at a time (0ad's public.zip, < 1.5 GB), inside
-  ``out_dir``; removed after each package;
-* library: 3.46 h of audio, mostly Ogg/compressed, about 1 GB with sidecars (under 1.5 GB);
-* time: dominated by the download (about 15 min at 10 MB/s) plus one sequential read of every deb
-  (about 5 min); a second run with everything cached takes well under a minute plus indexing.
+Disk and time, measured on a full run (Debian bookworm mirror, 2 cores, 2026-11): 86/86 packages,
+5,511 clips, 0 md5 mismatches in 9 min 0 s; 8.0 GB of .debs left in the cache (largest: 0ad-data,
+flightgear-data-base, redeclipse-data, supertuxkart-data; budget 10 GB); temporary space peaked at
+about 2.3 GB while 0ad's public.zip was unpacked (inside ``out_dir``, removed after each package);
+the library is 393 MB (3.44 h of audio, mostly Ogg, with sidecars). A second run with everything
+cached took 6.5 s and downloaded and wrote nothing.
 """
 
 from __future__ import annotations
