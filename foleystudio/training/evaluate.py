@@ -218,6 +218,10 @@ def train_category_classifier(items: Sequence[tuple[np.ndarray, str]], *, epochs
     features = np.stack([mel_statistics(audio) for audio, _ in labelled])
     mean, std = features.mean(axis=0), features.std(axis=0) + 1e-3
     targets = torch.tensor([categories.index(category) for _, category in labelled])
+    # Class-balanced loss: the corpus is weapon-heavy, and an unweighted classifier learns to say
+    # "weapons" (on the open corpus's held-out packages: balanced accuracy 0.17 unweighted, 0.25 weighted).
+    counts = torch.bincount(targets, minlength=len(categories)).float()
+    weights = (1.0 / counts) / (1.0 / counts).mean()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network = _Mlp(features.shape[1], hidden, len(categories))
@@ -227,7 +231,7 @@ def train_category_classifier(items: Sequence[tuple[np.ndarray, str]], *, epochs
     network.train()
     for _ in range(epochs):
         optimiser.zero_grad()
-        loss = nn.functional.cross_entropy(network(inputs), targets)
+        loss = nn.functional.cross_entropy(network(inputs), targets, weight=weights)
         loss.backward()
         optimiser.step()
     network.eval()
@@ -408,7 +412,7 @@ MIN_SECONDS = 0.5  # clips shorter than this are too short to judge (see _read_c
 
 def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | None = None, steps: int = 8,
                    seed: int = 0, seconds: float = 4.0, fps: float = 8.0, frame_size: int = 64,
-                   train_limit: int = 600, device: str = "auto", index=None, ablations: bool = True,
+                   train_limit: int | None = None, device: str = "auto", index=None, ablations: bool = True,
                    progress: Callable[[str], None] | None = None) -> dict:
     """Evaluate ``model`` (a name, folder, ``preset:NAME``, or a built `Engine`) on an index's split.
 
