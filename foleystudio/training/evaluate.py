@@ -26,7 +26,7 @@ import tempfile
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,6 +181,7 @@ class CategoryClassifier:
     mean: np.ndarray
     std: np.ndarray
     network: _Mlp
+    clips: int = 0  # how many clips it was trained on
 
     def _inputs(self, features: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(((features - self.mean) / self.std).astype(np.float32))
@@ -204,18 +205,19 @@ class CategoryClassifier:
         return float(np.mean([p == c for p, c in zip(self.predict(audios), categories)]))
 
 
-def train_category_classifier(items: Sequence[tuple[np.ndarray, str]], *, epochs: int = 300, hidden: int = 64,
+def train_category_classifier(items: Iterable[tuple[np.ndarray, str]], *, epochs: int = 300, hidden: int = 64,
                               seed: int = 0, learning_rate: float = 3e-3) -> CategoryClassifier:
     """Train the classifier on (audio (2, n), category) pairs, full batch with Adam.
 
     Deterministic for a seed: weights are initialised inside a forked RNG (the caller's global RNG
     is left as it was). Needs at least two categories.
     """
-    labelled = [(audio, category) for audio, category in items if category]
+    # Features as the clips come: an iterator of thousands of clips is never held in memory as audio.
+    labelled = [(mel_statistics(audio), category) for audio, category in items if category]
     categories = tuple(sorted({category for _, category in labelled}))
     if len(categories) < 2:
         raise ValueError(f"the classifier needs at least two categories, got {list(categories)}")
-    features = np.stack([mel_statistics(audio) for audio, _ in labelled])
+    features = np.stack([feature for feature, _ in labelled])
     mean, std = features.mean(axis=0), features.std(axis=0) + 1e-3
     targets = torch.tensor([categories.index(category) for _, category in labelled])
     # Class-balanced loss: the corpus is weapon-heavy, and an unweighted classifier learns to say
@@ -225,7 +227,7 @@ def train_category_classifier(items: Sequence[tuple[np.ndarray, str]], *, epochs
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network = _Mlp(features.shape[1], hidden, len(categories))
-    classifier = CategoryClassifier(categories, mean, std, network)
+    classifier = CategoryClassifier(categories, mean, std, network, clips=len(labelled))
     inputs = classifier._inputs(features)
     optimiser = torch.optim.Adam(network.parameters(), lr=learning_rate, weight_decay=1e-4)
     network.train()
@@ -370,12 +372,15 @@ def _semantic_metrics(index, rows: list[dict], train_limit: int, seconds: float,
     root = Path(index.library_root)
     # Categories in turn, so the classifier knows every category and not the first packages' only.
     train = balanced_selection([clip for clip in index.split("train") if getattr(clip, "category", "")], train_limit)
-    items = [(audio, clip.category) for clip in train if (audio := _read_clip(clip, root, seconds)) is not None]
-    if len({category for _, category in items}) < 2:
+    if len({clip.category for clip in train}) < 2:
         return {"skipped": "fewer than two categories in the training split"}
-    classifier = train_category_classifier(items, seed=seed)
+    items = ((audio, clip.category) for clip in train if (audio := _read_clip(clip, root, seconds)) is not None)
+    try:
+        classifier = train_category_classifier(items, seed=seed)
+    except ValueError as error:  # every readable clip in one category
+        return {"skipped": str(error)}
     known = [row for row in rows if row["category"] in classifier.categories]
-    result: dict = {"classifier_categories": list(classifier.categories), "classifier_train_clips": len(items),
+    result: dict = {"classifier_categories": list(classifier.categories), "classifier_train_clips": classifier.clips,
                     "scored_clips": len(known)}
     if not known:
         return {**result, "skipped": "no validation clip has a category the classifier knows"}

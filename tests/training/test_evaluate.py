@@ -133,7 +133,7 @@ def test_evaluate_model_smoke_on_a_fake_index(tmp_path):
     assert metrics["lufs_predictor_mae_lu"] >= 0.0
     assert set(report["per_category"]["curve_mae_raw_lu"]) == {"footsteps", "tone"}
     semantic = report["semantic"]
-    assert semantic["classifier_categories"] == ["footsteps", "tone"]
+    assert semantic["classifier_categories"] == ["footsteps", "tone"] and semantic["classifier_train_clips"] == 4
     assert semantic["classifier_accuracy_real"] == 1.0  # the ceiling on this easy pair of categories
     assert report["adherence"] == 1.0 and report["ablations"]
     assert 0.0 <= metrics["av_align_generated_no_video"] <= 1.0
