@@ -26,6 +26,7 @@ from foleystudio.commands import (
 )
 from foleystudio.errors import UserInputError
 from foleystudio.logs import setup_logging
+from foleystudio.project.paths import PROJECT_SUFFIX
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def project_shortcut(argv: list[str]) -> list[str]:
+    """``[PROJECT.foley]`` -> ``["open", PROJECT.foley]``; anything else unchanged. That is how file
+    managers, macOS's open-document event and Windows file associations hand over a double-clicked
+    project, and what a user types."""
+    if len(argv) == 1 and argv[0].lower().endswith(PROJECT_SUFFIX) and not argv[0].startswith("-"):
+        return ["open", argv[0]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = project_shortcut(list(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args([*(argv or sys.argv[1:]), "open"])
+        args = parser.parse_args([*argv, "open"])
     log_path = setup_logging(args.verbose)
     try:
         return args.run(args) or EXIT_OK

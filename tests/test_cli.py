@@ -212,3 +212,13 @@ def test_output_piped_into_a_closed_reader_is_not_an_error(tmp_path):
     result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
     assert result.stdout == "{\n"
     assert result.stderr == ""
+
+
+def test_a_project_alone_on_the_command_line_is_opened():
+    # How a double-clicked .foley arrives (file managers, macOS open-document, Windows associations).
+    from foleystudio.cli import build_parser, project_shortcut
+
+    args = build_parser().parse_args(project_shortcut(["/Users/me/Scene 12.FOLEY"]))
+    assert (args.command, args.project) == ("open", "/Users/me/Scene 12.FOLEY")
+    for unchanged in (["--version"], [], ["export", "a.foley", "out"], ["open", "a.foley"], ["info", "x.wav"]):
+        assert project_shortcut(unchanged) == unchanged
