@@ -41,10 +41,11 @@ logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 44100
 ACTIVE_LUFS = -60.0
+LIMITED_DB = 0.5  # a frame the limiter took more than this off is out of reach of conformance
 
 __all__ = [
     "CategoryClassifier", "av_align", "classifier_embedding", "codec_scores", "curve_mae_lu",
-    "evaluate_model", "frechet_distance", "lufs_predictor_mae", "mel_statistics", "onset_f1",
+    "evaluate_model", "frechet_distance", "limited_frames", "lufs_predictor_mae", "mel_statistics", "onset_f1",
     "per_category", "train_category_classifier",
 ]
 
@@ -63,12 +64,13 @@ def _curve_array(curve) -> np.ndarray:
     return array
 
 
-def curve_mae_lu(requested, measured, floor: float = ACTIVE_LUFS) -> float:
+def curve_mae_lu(requested, measured, floor: float = ACTIVE_LUFS, skip_frames=None) -> float:
     """Loudness-curve adherence: mean |measured - requested| in LU over the frames (of each channel)
     where the requested value is above ``floor`` (-60 LUFS); NaN if there is none.
 
     Curves are `LoudnessCurve` s or arrays (channels, frames) on the same frames (DESIGN.md §2,
     1/6 s); both are floored at -70 LUFS first; a longer one is cut to the shorter's length.
+    ``skip_frames`` (bool per frame) leaves frames out on both channels.
     """
     want, got = _curve_array(requested), _curve_array(measured)
     if want.shape[0] != got.shape[0]:
@@ -77,7 +79,23 @@ def curve_mae_lu(requested, measured, floor: float = ACTIVE_LUFS) -> float:
     want = np.maximum(want[:, :frames], FLOOR_LUFS)
     got = np.maximum(got[:, :frames], FLOOR_LUFS)
     active = want > floor
+    if skip_frames is not None:
+        active &= ~np.asarray(skip_frames, dtype=bool)[None, :frames]
     return float(np.abs(got - want)[active].mean()) if active.any() else float("nan")
+
+
+def limited_frames(conformance, threshold_db: float = LIMITED_DB) -> np.ndarray:
+    """Bool per curve frame: the true-peak limiter took more than ``threshold_db`` off somewhere in it.
+
+    On those frames the target is out of reach of this take under the ceiling (a noisy take cannot
+    be as loud as a clipped game asset at -1 dBTP), whatever conformance does; adherence there says
+    more about the target than about the model.
+    """
+    reduction = np.asarray(conformance.limiter_reduction_db)
+    times = np.asarray(conformance.after.times)
+    hop = int(round(conformance.sample_rate * (times[1] - times[0]))) if len(times) > 1 else len(reduction)
+    starts = np.round(times * conformance.sample_rate).astype(int)
+    return np.array([reduction[start : start + hop].max(initial=0.0) > threshold_db for start in starts])
 
 
 def lufs_predictor_mae(predicted, reference) -> float:
@@ -340,6 +358,9 @@ def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: flo
             "caption": clip.caption, "duration_s": duration,
             "curve_mae_raw_lu": curve_mae_lu(conformance.target, conformance.before),
             "curve_mae_conformed_lu": curve_mae_lu(conformance.target, conformance.after),
+            "curve_mae_conformed_within_ceiling_lu": curve_mae_lu(conformance.target, conformance.after,
+                                                                  skip_frames=limited_frames(conformance)),
+            "limited_frame_share": float(limited_frames(conformance).mean()),
             "av_align_generated": av_align(generated_onsets, video_peaks, fps),
             "av_align_real": av_align(pair.onsets_s, video_peaks, fps),
             "onset_f1_generated": onset_f1(generated_onsets, pair.onsets_s, 1.0 / fps).f1,
@@ -407,7 +428,8 @@ def _semantic_metrics(index, rows: list[dict], train_limit: int, seconds: float,
 
 
 PER_CLIP_METRICS = (
-    "curve_mae_raw_lu", "curve_mae_conformed_lu", "av_align_generated", "av_align_real", "onset_f1_generated",
+    "curve_mae_raw_lu", "curve_mae_conformed_lu", "curve_mae_conformed_within_ceiling_lu", "limited_frame_share",
+    "av_align_generated", "av_align_real", "onset_f1_generated",
     "lufs_predictor_mae_lu", "codec_mr_stft", "codec_log_mel_l1_db", "codec_loudness_error_lu",
     "classifier_correct_real", "classifier_correct_generated",
     "av_align_generated_no_video", "curve_mae_raw_no_video_lu", "classifier_correct_generated_shuffled",

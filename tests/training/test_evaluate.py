@@ -14,6 +14,7 @@ from foleystudio.training.evaluate import (
     curve_mae_lu,
     evaluate_model,
     frechet_distance,
+    limited_frames,
     lufs_predictor_mae,
     per_category,
     train_category_classifier,
@@ -39,6 +40,31 @@ def test_frames_below_minus_sixty_are_ignored():
     measured = np.array([[-28.0, -20.0, -10.0], [-32.0, -28.0, 0.0]])
     assert curve_mae_lu(target, measured) == pytest.approx(2.0)
     assert math.isnan(curve_mae_lu(np.full((2, 3), -65.0), measured))
+
+
+def test_skipped_frames_are_left_out_on_both_channels():
+    target = np.array([[-30.0, -30.0, -30.0], [-30.0, -30.0, -30.0]])
+    measured = np.array([[-30.0, -20.0, -29.0], [-30.0, -10.0, -31.0]])
+    assert curve_mae_lu(target, measured) == pytest.approx((0 + 10 + 1 + 0 + 20 + 1) / 6)
+    assert curve_mae_lu(target, measured, skip_frames=[False, True, False]) == pytest.approx(0.5)
+
+
+def test_frames_the_limiter_had_to_pull_down_are_marked():
+    from foleystudio.audio.conformance import conform_to_curve
+
+    # White noise asked to sit at -3 LUFS for its second second: impossible under -1 dBTP (noise
+    # has a crest factor of ~12 dB), so the limiter works there, and only there.
+    rng = np.random.default_rng(0)
+    noise = (0.05 * rng.standard_normal((2, 3 * RATE))).astype(np.float32)
+    times = np.arange(18) / 6.0
+    target_lufs = np.where((times >= 1.0) & (times < 2.0), -3.0, -30.0)
+    result = conform_to_curve(noise, RATE, LoudnessCurve.uniform(target_lufs, target_lufs), adherence=1.0)
+    limited = limited_frames(result)
+    assert limited.shape == (18,)
+    assert limited[6:12].all() and not limited[:5].any() and not limited[14:].any()  # release: a frame or two
+    everywhere = curve_mae_lu(result.target, result.after)
+    reachable = curve_mae_lu(result.target, result.after, skip_frames=limited)
+    assert reachable < 0.5 < everywhere
 
 
 def test_lufs_predictor_mae_counts_every_frame_clipped():
