@@ -296,6 +296,17 @@ class MainWindow(QMainWindow):
         self.prompt_panel.generate_requested.connect(lambda layer_id: self.generate_layer(layer_id))
         if hasattr(self.prompt_panel, "play_reference"):
             self.prompt_panel.play_reference.connect(self._play_reference)
+        self._remember_model_and_device()
+
+    def _remember_model_and_device(self) -> None:
+        """The model and device a user chose come back next time, if they are still there (a removed
+        model or an unplugged GPU leaves the picker on its default)."""
+        for key, choose, changed in (("generation/model", self.prompt_panel.set_model, self.prompt_panel.model_changed),
+                                     ("generation/device", self.prompt_panel.set_device, self.prompt_panel.device_changed)):
+            saved = self.settings.value(key)
+            if saved:
+                choose(str(saved))
+            changed.connect(lambda value, key=key: self.settings.set_value(key, value))
 
     def _update_title(self) -> None:
         project = self.session.project

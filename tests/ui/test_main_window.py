@@ -141,3 +141,25 @@ def test_the_reference_play_button_auditions_the_file_and_says_why_it_is_silent(
     not_audio.write_text("text")
     window.prompt_panel.play_reference.emit(str(not_audio))
     assert window.audition is None and "notes.wav" in window.errors[-1]
+
+
+def test_the_chosen_model_and_device_come_back_next_time(qtbot, tmp_path):
+    project = load_project(ensure_demo_project(tmp_path / "demo"))
+    settings = AppSettings(tmp_path / "settings.ini")
+    first = MainWindow(Session(project), settings)
+    qtbot.addWidget(first)
+    panel = first.prompt_panel
+    assert panel.device() == "auto"
+    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("preset:small"))
+    first.shutdown()
+    second = MainWindow(Session(load_project(ensure_demo_project(tmp_path / "demo"))), AppSettings(tmp_path / "settings.ini"))
+    qtbot.addWidget(second)
+    assert (second.prompt_panel.device(), second.prompt_panel.model()) == ("cpu", "preset:small")
+    second.shutdown()
+    # A device this machine no longer has leaves the picker on auto.
+    AppSettings(tmp_path / "settings.ini").set_value("generation/device", "cuda:3")
+    third = MainWindow(Session(load_project(ensure_demo_project(tmp_path / "demo"))), AppSettings(tmp_path / "settings.ini"))
+    qtbot.addWidget(third)
+    assert third.prompt_panel.device() == "auto"
+    third.shutdown()
