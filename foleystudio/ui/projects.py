@@ -15,7 +15,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from foleystudio.errors import MediaError, OutputError, ProjectError, UserInputError
-from foleystudio.project.autosave import autosave, find_recovery, list_recoveries, restore_recovery
+from foleystudio.project.autosave import (
+    autosave,
+    find_recovery,
+    list_recoveries,
+    restore_recovery,
+)
 from foleystudio.project.document import Project
 from foleystudio.project.paths import PROJECT_SUFFIX
 from foleystudio.project.store import load_project, save_project

@@ -43,7 +43,6 @@ from foleystudio.ui import prompt_engine_pickers as pickers
 from foleystudio.ui import prompt_text as text_fields
 from foleystudio.ui.commands import LayerEdit
 from foleystudio.ui.prompt_form import PromptPanelWidgets
-from foleystudio.ui.prompt_helpers import quietly
 from foleystudio.ui.prompt_reference import (
     AUDIO_FILE_FILTER,
     WAVEFORM_BINS,
@@ -56,6 +55,7 @@ from foleystudio.ui.prompt_reference import (
 from foleystudio.ui.prompt_seed import random_seed
 from foleystudio.ui.prompt_sliders import SliderField
 from foleystudio.ui.prompt_text import TEXT_FIELDS, PromptEdit
+from foleystudio.ui.quiet import quietly
 from foleystudio.ui.session import Session
 
 __all__ = [

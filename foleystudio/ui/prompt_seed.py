@@ -16,7 +16,8 @@ import secrets
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QSpinBox, QWidget
 
 from foleystudio.project.layer import SEED_RANGE, VARIATIONS_RANGE
-from foleystudio.ui.prompt_helpers import quietly, tool_button
+from foleystudio.ui.prompt_helpers import tool_button
+from foleystudio.ui.quiet import quietly
 
 
 def random_seed() -> int:

@@ -16,7 +16,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLineEdit, QPlainTextEdit, QWidget
 
 from foleystudio.project.layer import MAX_PROMPT_LENGTH
-from foleystudio.ui.prompt_helpers import quietly
+from foleystudio.ui.quiet import quietly
 
 # Layer field -> how messages and undo steps name it.
 TEXT_FIELDS = {

@@ -27,7 +27,12 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from foleystudio.errors import MediaError
 from foleystudio.mix import take_audio, take_start_s
-from foleystudio.project.events import FieldsChanged, LayerAdded, LayerMoved, LayerRemoved
+from foleystudio.project.events import (
+    FieldsChanged,
+    LayerAdded,
+    LayerMoved,
+    LayerRemoved,
+)
 from foleystudio.project.layer import Layer
 from foleystudio.ui.session import Session
 from foleystudio.video.frames import thumbnails

@@ -175,6 +175,20 @@ def test_drag_and_drop_reorders_through_the_undo_stack(qtbot, panel, session):
     assert names(session) == ["Steps", "Door", "Wind"]
 
 
+def test_a_drop_whose_layer_went_away_before_it_landed_does_nothing(qtbot, panel, session):
+    steps_id = session.project.layers[0].id
+    panel._on_row_dropped(steps_id, 1)  # lands on the next turn of the event loop...
+    session.project.remove_layer(steps_id)  # ...after the layer was removed
+    before = session.undo_stack.count()
+    qtbot.wait(20)
+    assert session.undo_stack.count() == before and names(session) == ["Door"]
+
+
+def test_renaming_a_take_with_no_layer_selected_is_refused_quietly(panel, session):
+    session.select_layer(None)
+    assert panel.rename_take("missing", "New name") is False
+
+
 class _DropFromTree(QDropEvent):
     """A drop whose source() is the tree, as in an internal drag (a synthetic event has none)."""
 
