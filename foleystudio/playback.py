@@ -14,7 +14,12 @@ Design choices (DESIGN.md §1.6: "the audio clock is the master clock"):
 * **A minimal callback.** ``Transport.callback`` does slicing copies into ``outdata`` (no
   allocation, no logging, no file I/O), zero-fills past the end (and stops), and wraps at the loop's
   out point. A lock guards the position against a seek from the GUI thread; it is held only for
-  the few microseconds a block copy takes. Meter levels are not computed in the callback: the GUI
+  the few microseconds a block copy takes.
+* **Shuttle is heard.** J/K/L rates other than 1x (-4x..4x, reverse included) play through the
+  same callback by reading the buffer at ``position + rate * k`` (the nearest earlier sample, a
+  tape-like varispeed: pitch moves with speed, and 2x/4x alias a little, as a shuttle does in most
+  editors); reverse 1x is the exact sample reversal. Index arithmetic runs in buffers allocated once,
+  so the callback still allocates nothing. Loops apply only at 1x. Meter levels are not computed in the callback: the GUI
   reads the position and measures the buffer there (``PlaybackBuffer.block``/``layer_peaks_dbfs``,
   ``played_ranges``).
 * **No device is not an error.** ``open_output`` returns a ``SoundDeviceOutput`` when PortAudio has
@@ -42,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SAMPLE_RATE = 48000
 CHANNELS = 2
+MAX_RATE = 4.0  # fastest shuttle, either way
+_VARISPEED_BLOCK = 4096  # varispeed index buffers (callbacks asking for more are served in pieces)
 SILENCE_DBFS = float("-inf")
 NO_DEVICE_REASON = "no audio output device — playing silently"
 
@@ -120,6 +127,11 @@ class Transport:
         self._lock = threading.Lock()
         self._buffer = buffer
         self._position = 0
+        self._fraction = 0.0  # varispeed: how far past ``_position`` the read head is (0 <= f < 1)
+        self._rate = 1.0
+        self._ramp = np.arange(_VARISPEED_BLOCK, dtype=np.float64)
+        self._read_at = np.empty(_VARISPEED_BLOCK, dtype=np.float64)
+        self._indices = np.empty(_VARISPEED_BLOCK, dtype=np.intp)
         self._playing = False
         self._loop: Loop | None = None
         self.reached_end = False
@@ -150,11 +162,22 @@ class Transport:
     def loop(self) -> Loop | None:
         return self._loop
 
+    @property
+    def rate(self) -> float:
+        """Playback speed: 1 normal, negative backwards (J/K/L shuttle)."""
+        return self._rate
+
     # ---- commands, from the GUI thread ----
-    def play(self) -> None:
+    def play(self, rate: float = 1.0) -> None:
+        """Play at ``rate`` (1 normal; -4..4, not 0); at 1x from the top when at the end."""
+        rate = float(rate)
+        if not (math.isfinite(rate) and rate != 0.0 and abs(rate) <= MAX_RATE):
+            raise ValueError(f"playback rate must be between -{MAX_RATE:g} and {MAX_RATE:g} and not 0, got {rate}")
         with self._lock:
-            if self._position >= self._buffer.length:
+            if rate > 0 and self._position >= self._buffer.length:
                 self._position = self._loop.start if self._loop else 0  # play again from the top
+            self._rate = rate
+            self._fraction = 0.0
             self._playing = True
             self.reached_end = False
 
@@ -165,6 +188,7 @@ class Transport:
     def seek(self, position: int) -> None:
         with self._lock:
             self._position = min(max(0, int(position)), self._buffer.length)
+            self._fraction = 0.0
             self.reached_end = False
 
     def seek_s(self, seconds: float) -> None:
@@ -202,6 +226,9 @@ class Transport:
             if outdata is not None:
                 outdata.fill(0)
             return
+        if self._rate != 1.0:
+            self._run_varispeed(frames, outdata)
+            return
         source = self._buffer.frames
         length = self._buffer.length
         loop = self._loop
@@ -225,6 +252,45 @@ class Transport:
         if outdata is not None and written < frames:
             outdata[written:].fill(0)
         self._position = position
+
+    def _run_varispeed(self, frames: int, outdata) -> None:
+        """Output sample k reads the buffer at ``head + rate * k`` forwards and ``head + rate * (k + 1)``
+        backwards (so reverse 1x from p plays p-1, p-2, ...); the head moves by ``rate`` per sample."""
+        written = 0
+        while written < frames and self._playing:
+            count = min(frames - written, _VARISPEED_BLOCK)
+            playable = self._playable(count)
+            if playable and outdata is not None:
+                self._read(playable, outdata[written : written + playable])
+            head = self._position + self._fraction + self._rate * playable
+            self._position, self._fraction = int(math.floor(head)), head - math.floor(head)
+            written += playable
+            if playable < count:
+                self._position = min(max(0, self._position), self._buffer.length)
+                self._fraction = 0.0
+                self._playing = False
+                self.reached_end = True
+        if outdata is not None and written < frames:
+            outdata[written:].fill(0)
+
+    def _playable(self, count: int) -> int:
+        """How many of the next ``count`` output samples still read inside the buffer."""
+        head = self._position + self._fraction
+        if self._rate > 0:
+            room = math.ceil((self._buffer.length - head) / self._rate)
+        else:
+            room = math.floor(head / -self._rate + 1e-9)
+        return max(0, min(count, room))
+
+    def _read(self, count: int, out: np.ndarray) -> None:
+        read_at = self._read_at[:count]
+        np.multiply(self._ramp[:count], self._rate, out=read_at)
+        read_at += self._position + self._fraction + (self._rate if self._rate < 0 else 0.0)
+        np.floor(read_at, out=read_at)
+        indices = self._indices[:count]
+        np.copyto(indices, read_at, casting="unsafe")
+        np.clip(indices, 0, self._buffer.length - 1, out=indices)
+        np.take(self._buffer.frames, indices, axis=0, out=out)
 
 
 def played_ranges(previous: int, current: int, loop: Loop | None) -> list[tuple[int, int]]:

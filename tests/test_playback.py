@@ -55,6 +55,48 @@ def test_callback_copies_exact_samples_and_advances_by_frames():
     assert transport.position == 30
 
 
+def test_reverse_1x_plays_the_exact_samples_backwards_and_stops_at_the_start():
+    transport = Transport(ramp_buffer())
+    transport.seek(10)
+    transport.play(-1.0)
+    out = play_block(transport, 6)
+    np.testing.assert_array_equal(out[:, 0], [9, 8, 7, 6, 5, 4])
+    assert transport.position == 4 and transport.playing
+    out = play_block(transport, 8)
+    np.testing.assert_array_equal(out[:, 0], [3, 2, 1, 0, 0, 0, 0, 0])  # then silence, and stopped
+    assert transport.position == 0 and not transport.playing and transport.reached_end
+
+
+def test_shuttle_speeds_read_every_nth_sample_and_keep_fractions():
+    transport = Transport(ramp_buffer())
+    transport.play(2.0)
+    np.testing.assert_array_equal(play_block(transport, 5)[:, 0], [0, 2, 4, 6, 8])
+    assert transport.position == 10
+    transport.seek(50)
+    transport.play(-4.0)
+    np.testing.assert_array_equal(play_block(transport, 4)[:, 0], [46, 42, 38, 34])
+    assert transport.position == 34
+    transport.seek(0)
+    transport.play(1.5)  # fractions carry from one block to the next: 0, 1.5, 3, 4.5 | 6, 7.5
+    np.testing.assert_array_equal(play_block(transport, 4)[:, 0], [0, 1, 3, 4])
+    np.testing.assert_array_equal(play_block(transport, 2)[:, 0], [6, 7])
+    transport.seek(95)
+    transport.play(2.0)  # the end: 95, 97, 99, then silence and stop
+    np.testing.assert_array_equal(play_block(transport, 5)[:, 0], [95, 97, 99, 0, 0])
+    assert not transport.playing and transport.position == 100
+
+
+def test_a_long_callback_block_is_served_in_pieces_and_rates_are_checked():
+    transport = Transport(ramp_buffer(20000))
+    transport.seek(19000)
+    transport.play(-2.0)
+    out = play_block(transport, 9000)  # more than one index buffer
+    np.testing.assert_array_equal(out[:, 0], 19000 - 2 * np.arange(1, 9001))
+    for bad in (0.0, 5.0, float("nan")):
+        with pytest.raises(ValueError, match="rate"):
+            transport.play(bad)
+
+
 def test_pause_outputs_zeros_and_does_not_advance():
     transport = Transport(ramp_buffer())
     transport.seek(40)

@@ -11,9 +11,9 @@ length) re-render the whole buffer, debounced so a gain drag renders once it pau
 on the GUI thread: a mix of a few layers renders in milliseconds per minute of picture, and a single
 thread keeps the swap trivially correct.
 
-J/K/L: with the audio clock as master, audio plays only forward at 1x. ``shuttle`` at any other
-rate (J = -1x, -2x, -4x; L pressed again = 2x, 4x) moves the playhead silently from the wall clock,
-like scrubbing; K (rate 0) pauses.
+J/K/L: ``shuttle`` plays at the rate (J = -1x, -2x, -4x; L pressed again = 2x, 4x), heard, through
+the same audio clock (`foleystudio.playback.Transport` reads the buffer at that speed, backwards
+too); K (rate 0) pauses.
 
 Meters: each tick emits ``levels`` with what was played since the previous tick (the mix block for
 the loudness meter, each layer's sample peak in dBFS); ``reset`` is true after a seek, when the
@@ -32,6 +32,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from foleystudio.playback import (
+    MAX_RATE,
     SILENCE_DBFS,
     Loop,
     PlaybackBuffer,
@@ -48,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 TICK_MS = 20
 RERENDER_DELAY_MS = 40
-MAX_SHUTTLE_RATE = 4.0
+MAX_SHUTTLE_RATE = MAX_RATE
 # Fields whose change changes what is heard.
 MIX_FIELDS = frozenset({"mute", "solo", "gain_db", "selected_take_id", "video_duration_s"})
 # Tolerance when finding the frame under the playhead: a time k / fps stored as a float can land a
@@ -90,7 +91,6 @@ class Player(QObject):
     ) -> None:
         super().__init__(parent)
         self._session = session
-        self._clock = clock
         self._sample_rate = int(sample_rate) if sample_rate else output_sample_rate()
         self._transport = Transport(self._render())
         factory = output_factory or (lambda transport: open_output(transport, clock=clock))
@@ -98,8 +98,6 @@ class Player(QObject):
         self._told_silent = False
         self._moving_playhead = False
         self._metered_to = 0
-        self._shuttle_rate = 0.0
-        self._shuttle_last = 0.0
         self._closed = False
 
         self._timer = QTimer(self)
@@ -131,14 +129,12 @@ class Player(QObject):
 
     @property
     def playing(self) -> bool:
-        return self._transport.playing or self._shuttle_rate != 0.0
+        return self._transport.playing
 
     @property
     def shuttle_rate(self) -> float:
-        """The current J/K/L rate: 0 stopped, 1 normal playback, anything else silent shuttle."""
-        if self._shuttle_rate:
-            return self._shuttle_rate
-        return 1.0 if self._transport.playing else 0.0
+        """The current J/K/L rate: 0 stopped, 1 normal playback, negative backwards."""
+        return self._transport.rate if self._transport.playing else 0.0
 
     @property
     def output_reason(self) -> str:
@@ -151,12 +147,11 @@ class Player(QObject):
         return None if loop is None else (loop.start / self._sample_rate, loop.out / self._sample_rate)
 
     # ---- transport commands ---------------------------------------------------------------------
-    def play(self) -> None:
-        """Play from the playhead at 1x (from the top when at the end)."""
+    def play(self, rate: float = 1.0) -> None:
+        """Play from the playhead at ``rate`` (at 1x from the top when at the end)."""
         was_playing = self.playing
         self._sync()
-        self._shuttle_rate = 0.0
-        self._transport.play()
+        self._transport.play(rate)
         self._metered_to = self._transport.position
         if not self._output.audible and not self._told_silent:
             self._told_silent = True
@@ -169,7 +164,6 @@ class Player(QObject):
         was_playing = self.playing
         self._sync()
         self._transport.pause()
-        self._shuttle_rate = 0.0
         self._timer.stop()
         if was_playing:
             self._publish_levels(self._transport.position)
@@ -215,24 +209,14 @@ class Player(QObject):
             self.loop_changed.emit(None)
 
     def shuttle(self, rate: float) -> None:
-        """J/K/L: 0 pauses, 1 plays, any other rate moves the playhead silently at that speed."""
+        """J/K/L: 0 pauses, any other rate (-4..4) plays at that speed, heard."""
         rate = float(rate)
         if not math.isfinite(rate) or abs(rate) > MAX_SHUTTLE_RATE:
             raise ValueError(f"shuttle rate must be between -{MAX_SHUTTLE_RATE:g} and {MAX_SHUTTLE_RATE:g}, got {rate}")
         if rate == 0.0:
             self.pause()
-            return
-        if rate == 1.0:
-            self.play()
-            return
-        was_playing = self.playing
-        self._sync()
-        self._transport.pause()
-        self._shuttle_rate = rate
-        self._shuttle_last = self._clock()
-        self._timer.start()
-        if not was_playing:
-            self.state_changed.emit(True)
+        else:
+            self.play(rate)
 
     def shuttle_forward(self) -> None:
         """L: play; pressed again while going forward, double the speed (up to 4x)."""
@@ -294,33 +278,16 @@ class Player(QObject):
 
     def _tick(self) -> None:
         self._sync()
-        if self._shuttle_rate:
-            self._shuttle_step()
-            return
         self._publish_levels(self._transport.position)
         self._show_position()
         if not self._transport.playing:
             self._timer.stop()
             self.state_changed.emit(False)
 
-    def _shuttle_step(self) -> None:
-        now = self._clock()
-        elapsed, self._shuttle_last = now - self._shuttle_last, now
-        duration = self._session.project.video_duration_s
-        target = self._session.playhead_s + self._shuttle_rate * elapsed
-        if target <= 0.0 or target >= duration:
-            target = min(max(0.0, target), duration)
-            self._shuttle_rate = 0.0
-            self._timer.stop()
-            self.state_changed.emit(False)
-        self._transport.seek_s(target)
-        self._reset_meters()
-        self._set_playhead(target)
-
     def _show_position(self) -> None:
         seconds = self._transport.position_s
-        if self._transport.playing:
-            seconds = max(0.0, seconds - self._output.latency_s)  # what is heard now, not what was queued
+        if self._transport.playing:  # what is heard now, not what was queued (backwards: ahead of it)
+            seconds = max(0.0, seconds - self._transport.rate * self._output.latency_s)
         self._set_playhead(seconds)
 
     def _set_playhead(self, seconds: float) -> None:

@@ -143,12 +143,13 @@ def test_moving_the_playhead_elsewhere_seeks_the_audio(qtbot, player, session):
     assert player.transport.position == 2 * RATE
 
 
-def test_shuttle_backwards_moves_silently(qtbot, player, session, clock):
+def test_shuttle_backwards_plays_through_the_audio_clock(qtbot, player, session, clock):
     player.seek(2.0)
     player.shuttle_reverse()
-    assert player.shuttle_rate == -1.0 and not player.transport.playing
+    assert player.shuttle_rate == -1.0 and player.transport.playing and player.transport.rate == -1.0
     clock.now += 0.5
     qtbot.waitUntil(lambda: near(session.playhead_s, 1.5))
+    assert near(player.transport.position_s, 1.5)  # the audio went back with the picture
     player.shuttle_reverse()
     assert player.shuttle_rate == -2.0
     player.shuttle(0)
@@ -158,3 +159,11 @@ def test_shuttle_backwards_moves_silently(qtbot, player, session, clock):
     assert player.shuttle_rate == 2.0
     player.stop()
     assert session.playhead_s == 0.0 and not player.playing
+
+
+def test_shuttling_back_past_the_start_stops_there(qtbot, player, session, clock):
+    player.seek(0.3)
+    player.shuttle(-2.0)
+    with qtbot.waitSignal(player.state_changed, check_params_cb=lambda playing: not playing):
+        clock.now += 0.5
+    assert session.playhead_s == 0.0 and not player.playing and player.shuttle_rate == 0.0
