@@ -146,7 +146,7 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args=N
         engine = _with_fresh_tokenizer(engine, cache.captions("train"))
     if getattr(args, "share_frame_encoder", False):
         tasks.share_frame_encoder(engine)
-    return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), tokenizer=cache.tokenizer(), data=info,
+    return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), data=info,
                          video_probability=getattr(args, "video_probability", 0.0))
 
 

@@ -33,6 +33,7 @@ from torch import nn
 
 from foleystudio.engine.codec.learned import LearnedCodec, LearnedCodecConfig
 from foleystudio.engine.config import EngineConfig, codec_latent
+from foleystudio.engine.request import compose_caption
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +198,8 @@ class CodecTask(_Task):
 class _DitItem:
     latent: torch.Tensor  # [C, T]
     curve: torch.Tensor  # [2, T6] LUFS
-    text_ids: tuple[int, ...]
+    on_screen_ids: tuple[int, ...]  # "on screen: <caption>": the crop is shown (it gets its picture)
+    off_screen_ids: tuple[int, ...]  # "off screen: <caption>": heard, not seen (no picture)
     onsets_s: tuple[float, ...] | None = None  # None: no picture can be drawn for this item
     look_seed: int = 0  # the rendered picture's appearance (stable per clip)
 
@@ -210,11 +212,14 @@ class DitBatch:
 
 
 def dit_tokenizer(config: EngineConfig, captions: Sequence[str]):
-    """A word tokenizer trained on the captions, sized for the generator's text encoder."""
+    """A word tokenizer trained on the captions as the generator sees them (with their "on screen:"
+    / "off screen:" prefixes), sized for the generator's text encoder."""
     from foleystudio.engine.conditioners.tokenizer import WordTokenizer
+    from foleystudio.engine.request import compose_caption
 
     conditioners = config.generator.conditioners
-    return WordTokenizer.train(captions, conditioners.text_vocab_size, conditioners.text_hash_buckets)
+    composed = [compose_caption(caption, "") for caption in captions] + [compose_caption("", "x")]
+    return WordTokenizer.train(composed, conditioners.text_vocab_size, conditioners.text_hash_buckets)
 
 
 class DiTTask(_Task):
@@ -222,7 +227,7 @@ class DiTTask(_Task):
     component = "generator"
 
     def __init__(self, engine, items: Sequence, val_items: Sequence = (), crop_seconds: float = 10.0,
-                 tokenizer=None, data: DataInfo = DataInfo(), video_probability: float = 0.0) -> None:
+                 data: DataInfo = DataInfo(), video_probability: float = 0.0) -> None:
         super().__init__(engine, data)
         if not items:
             raise ValueError("DiT training needs at least one cached item")
@@ -233,11 +238,11 @@ class DiTTask(_Task):
         # The frame encoder is frozen here (Tri-Ergon's video encoder is a frozen pretrained model;
         # ours is the LUFS predictor's, see `share_frame_encoder`): the DiT learns to read its features.
         engine.video_encoder.eval().requires_grad_(False)
-        self.items = [self._prepare(item, tokenizer) for item in items]
-        self.val_items = [self._prepare(item, tokenizer) for item in val_items] or self.items[:4]
+        self.items = [self._prepare(item) for item in items]
+        self.val_items = [self._prepare(item) for item in val_items] or self.items[:4]
         self.eval_prefix = _eval_prefix(bool(val_items))
 
-    def _prepare(self, item, tokenizer) -> _DitItem:
+    def _prepare(self, item) -> _DitItem:
         generator = self.engine.generator
         latent = item.latent
         if latent is None or latent.shape[0] != generator.config.latent_channels:
@@ -245,10 +250,13 @@ class DiTTask(_Task):
                 raise ValueError(f"item {item.clip_id}: no latent of this codec and no waveform to encode")
             with torch.inference_mode():
                 latent = self.engine.codec.encode(item.wave[None].float())[0].clone()
-        same_tokenizer = tokenizer is not None and tokenizer == self.engine.tokenizer
-        ids = tuple(item.text_ids) if same_tokenizer else tuple(generator.tokenize(item.caption))
+        # The captions the pipeline will give: compose_caption of the request's prompts. A crop with
+        # its picture is the on-screen sound; one without is heard off screen (the cache's own
+        # token ids are of the bare caption, so they are not used).
+        on_ids = tuple(generator.tokenize(compose_caption(item.caption, "")))
+        off_ids = tuple(generator.tokenize(compose_caption("", item.caption)))
         onsets = getattr(item, "onsets_s", None)
-        return _DitItem(latent.float(), item.curve.float(), ids, None if onsets is None else tuple(onsets),
+        return _DitItem(latent.float(), item.curve.float(), on_ids, off_ids, None if onsets is None else tuple(onsets),
                         zlib.crc32(str(getattr(item, "clip_id", "")).encode("utf-8")))
 
     def item_count(self) -> int:
@@ -263,8 +271,10 @@ class DiTTask(_Task):
         total_s = item.latent.shape[1] / rate
         first = min(int(math.floor(start_s * LUFS_RATE_HZ)), item.curve.shape[1] - 1)
         last = min(item.curve.shape[1], int(math.ceil((start + latent.shape[1]) / rate * LUFS_RATE_HZ)) + 1)
-        video = self._video(item, start_s, latent.shape[1] / rate) if with_video and item.onsets_s is not None else {}
-        inputs = ConditionInputs(total_s=total_s, start_s=start_s, text_ids=item.text_ids,
+        shown = with_video and item.onsets_s is not None
+        video = self._video(item, start_s, latent.shape[1] / rate) if shown else {}
+        inputs = ConditionInputs(total_s=total_s, start_s=start_s,
+                                 text_ids=item.on_screen_ids if shown else item.off_screen_ids,
                                  lufs=item.curve[:, first:last], lufs_start_s=first / LUFS_RATE_HZ - start_s, **video)
         return latent, inputs
 

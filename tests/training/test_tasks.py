@@ -47,8 +47,11 @@ def test_dit_task_learns_on_cached_features_and_exports(tmp_path):
     cache = FeatureCache(tmp_path / "cache")
     tokenizer = dit_tokenizer(config, cache.captions("train"))
     engine = build_engine(config, tokenizer=tokenizer)
-    task = DiTTask(engine, cache.items("train"), cache.items("val"), crop_seconds=1.0, tokenizer=cache.tokenizer())
-    assert task.items[0].text_ids == tuple(engine.generator.tokenize("footsteps on gravel"))
+    task = DiTTask(engine, cache.items("train"), cache.items("val"), crop_seconds=1.0)
+    # The captions the pipeline gives: shown crops are on screen, crops without a picture off screen.
+    assert task.items[0].on_screen_ids == tuple(engine.generator.tokenize("on screen: footsteps on gravel"))
+    assert task.items[0].off_screen_ids == tuple(engine.generator.tokenize("off screen: footsteps on gravel"))
+    assert all(engine.tokenizer.is_known(word) for word in ("on", "screen", "off", "footsteps"))
     result = train(task, TrainConfig(steps=30, lr=2e-3, **QUICK), tmp_path / "run", device="cpu")
     early, late = _early_late(result)
     assert late < 0.9 * early
@@ -164,6 +167,7 @@ def test_dit_crops_with_video_see_the_rendered_pair_as_the_pipeline_would():
     torch.testing.assert_close(inputs.video_features, expected)
     _, without = task._crop(task.items[1], start, with_video=False)
     assert without.present == {"text"} and inputs.present == {"text", "video"}
+    assert inputs.text_ids == task.items[1].on_screen_ids and without.text_ids == task.items[1].off_screen_ids
 
 
 def test_dit_training_with_video_trains_the_generator_not_the_frozen_frame_encoder(tmp_path):
