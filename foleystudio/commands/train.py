@@ -123,7 +123,7 @@ def _with_fresh_tokenizer(engine, captions):
     return fresh
 
 
-def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args=None):
+def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: argparse.Namespace):
     from foleystudio.errors import UserInputError
     from foleystudio.training import tasks
 
@@ -131,7 +131,7 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args=N
         pairs = tasks.load_lufs_pairs(data)
         if not pairs:
             raise UserInputError(f"{data}: no (frames, curve) .safetensors pairs for LUFS training")
-        val_folder = getattr(args, "val_data", None)
+        val_folder = args.val_data
         val_pairs = tasks.load_lufs_pairs(val_folder) if val_folder else []
         if val_folder and not val_pairs:
             raise UserInputError(f"{val_folder}: no (frames, curve) .safetensors pairs to validate on")
@@ -144,10 +144,10 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args=N
         return tasks.CodecTask(engine, waves, val, data=info)
     if fresh:  # a new generator gets a tokenizer trained on this data's captions
         engine = _with_fresh_tokenizer(engine, cache.captions("train"))
-    if getattr(args, "share_frame_encoder", False):
+    if getattr(args, "share_frame_encoder", False):  # only `train` has it; `finetune` keeps its encoder
         tasks.share_frame_encoder(engine)
     return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), data=info,
-                         video_probability=getattr(args, "video_probability", 0.0))
+                         video_probability=args.video_probability)
 
 
 def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool, warmup: int, note: str) -> int:

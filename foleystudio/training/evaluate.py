@@ -20,6 +20,7 @@ hidden layer is the embedding for the Fréchet distance: a small, domain-matched
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import tempfile
@@ -348,6 +349,7 @@ def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: flo
                                     model=getattr(engine, "model_id", "engine"), device=str(engine.device))
         take = _take(engine, request)
         conformance = take.conformance
+        limited = limited_frames(conformance)
         video_peaks = motion_peaks(pair.frames, fps)
         generated_onsets = detect_onsets(take.audio)
         predicted = predict_curve(engine.lufs_predictor, video_path, 0.0, duration, engine.device)
@@ -359,8 +361,8 @@ def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: flo
             "curve_mae_raw_lu": curve_mae_lu(conformance.target, conformance.before),
             "curve_mae_conformed_lu": curve_mae_lu(conformance.target, conformance.after),
             "curve_mae_conformed_within_ceiling_lu": curve_mae_lu(conformance.target, conformance.after,
-                                                                  skip_frames=limited_frames(conformance)),
-            "limited_frame_share": float(limited_frames(conformance).mean()),
+                                                                  skip_frames=limited),
+            "limited_frame_share": float(limited.mean()),
             "av_align_generated": av_align(generated_onsets, video_peaks, fps),
             "av_align_real": av_align(pair.onsets_s, video_peaks, fps),
             "onset_f1_generated": onset_f1(generated_onsets, pair.onsets_s, 1.0 / fps).f1,
@@ -379,8 +381,6 @@ def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: flo
 def _ablation_row(engine, request, shuffled_caption: str, video_peaks, fps: float) -> dict:
     """The same request without its video (AV-Align must drop) and with another clip's caption (the
     classifier must stop finding the clip's category), same seed."""
-    import dataclasses
-
     without_video = _take(engine, dataclasses.replace(request, video=None))
     wrong_text = _take(engine, dataclasses.replace(request, on_screen_prompt=shuffled_caption))
     return {"av_align_generated_no_video": av_align(detect_onsets(without_video.audio), video_peaks, fps),

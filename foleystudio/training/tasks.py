@@ -215,7 +215,6 @@ def dit_tokenizer(config: EngineConfig, captions: Sequence[str]):
     """A word tokenizer trained on the captions as the generator sees them (with their "on screen:"
     / "off screen:" prefixes), sized for the generator's text encoder."""
     from foleystudio.engine.conditioners.tokenizer import WordTokenizer
-    from foleystudio.engine.request import compose_caption
 
     conditioners = config.generator.conditioners
     composed = [compose_caption(caption, "") for caption in captions] + [compose_caption("", "x")]

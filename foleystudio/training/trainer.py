@@ -359,16 +359,13 @@ class MetricsLog:
         plot of the log must not show them twice."""
         if not self.enabled:
             return
-        if self.jsonl.exists():
-            lines = self.jsonl.read_text(encoding="utf-8").splitlines(keepends=True)
-            kept = [line for line in lines if _logged_step(line, json_row=True) <= step]
+        for path, json_rows, header in ((self.jsonl, True, 0), (self.csv, False, 1)):
+            if not path.exists():
+                continue
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = lines[:header] + [line for line in lines[header:] if _logged_step(line, json_rows) <= step]
             if len(kept) != len(lines):
-                write_text_atomic(self.jsonl, "".join(kept), overwrite=True)
-        if self.csv.exists():
-            lines = self.csv.read_text(encoding="utf-8").splitlines(keepends=True)
-            kept = lines[:1] + [line for line in lines[1:] if _logged_step(line, json_row=False) <= step]
-            if len(kept) != len(lines):
-                write_text_atomic(self.csv, "".join(kept), overwrite=True)
+                write_text_atomic(path, "".join(kept), overwrite=True)
 
     def write(self, step: int, kind: str, values: dict[str, float]) -> None:
         if not self.enabled:
