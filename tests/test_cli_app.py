@@ -14,15 +14,49 @@ def test_without_a_display_the_main_job_renders_the_demo_stems(tmp_path, capsys,
     assert code == 0 and "no display was found" in out
     written = sorted(path.name for path in tmp_path.iterdir())
     assert written == ["AMBMisc_Wind_FoleyStudio-Demo.wav", "FOLYFeet_Footsteps_FoleyStudio-Demo.wav",
-                       "FOLYProp_Door slam_FoleyStudio-Demo.wav", "FoleyStudio-Demo_Mixdown.wav"]
-    assert all(sf.info(str(tmp_path / name)).samplerate == 48000 for name in written)
+                       "FOLYProp_Door slam_FoleyStudio-Demo.wav", "FoleyStudio-Demo_Mixdown.wav", "generated"]
+    # The bundled model generated one take per layer.
+    assert sorted(path.name for path in (tmp_path / "generated").iterdir()) == [
+        "Door slam.wav", "Footsteps.wav", "Wind.wav"]
+    assert "generating one take per layer with foley-small" in out
+    assert all(sf.info(str(tmp_path / name)).samplerate == 48000 for name in written if name.endswith(".wav"))
     assert "LUFS" in out and "true peak" in out
 
 
+def test_headless_the_model_generates_a_take_per_layer_without_changing_the_project(tmp_path, capsys):
+    from foleystudio.commands.app import render_generated_takes
+    from foleystudio.demo_project import ensure_demo_project
+    from foleystudio.project.store import load_project
+
+    project_path = ensure_demo_project(tmp_path / "demo")
+    before = project_path.read_bytes()
+    written = render_generated_takes(project_path, tmp_path / "generated", overwrite=False, model="preset:tiny")
+    assert [path.name for path in written] == ["Footsteps.wav", "Door slam.wav", "Wind.wav"]
+    duration = load_project(project_path).video_duration_s
+    for path in written:
+        info = sf.info(str(path))
+        assert info.samplerate == 44100 and info.channels == 2 and abs(info.frames / 44100 - duration) < 0.01
+    assert project_path.read_bytes() == before
+    assert "generating one take per layer" in capsys.readouterr().out
+
+
+def test_headless_without_a_model_says_so_and_generates_nothing(tmp_path, capsys, monkeypatch):
+    from foleystudio.commands.app import render_generated_takes
+    from foleystudio.demo_project import ensure_demo_project
+    from foleystudio.engine import registry
+
+    monkeypatch.setenv(registry.MODELS_DIR_ENV, str(tmp_path / "no models"))
+    monkeypatch.setattr(registry, "user_models_dir", lambda: tmp_path / "no user models")
+    project_path = ensure_demo_project(tmp_path / "demo")
+    assert render_generated_takes(project_path, tmp_path / "generated", overwrite=False) == []
+    assert "no takes generated: no generation model is installed" in capsys.readouterr().out
+    assert not (tmp_path / "generated").exists()
+
+
 def test_headless_render_never_overwrites_a_folder_the_user_named(tmp_path, capsys):
-    assert main(["open", "--headless", "--out", str(tmp_path)]) == 0
+    assert main(["open", "--headless", "--no-generate", "--out", str(tmp_path)]) == 0
     capsys.readouterr()
-    assert main(["open", "--headless", "--out", str(tmp_path)]) == 2
+    assert main(["open", "--headless", "--no-generate", "--out", str(tmp_path)]) == 2
     assert "does not overwrite files unless asked" in capsys.readouterr().err
 
 

@@ -21,6 +21,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--split", default="val", choices=("val", "train"), help="which split to evaluate (default: val)")
     parser.add_argument("--limit", type=positive_int, metavar="N", help="evaluate at most N clips")
     parser.add_argument("--steps", type=positive_int, default=8, help="sampling steps per take (default: 8)")
+    parser.add_argument("--frame-size", type=positive_int, metavar="PX",
+                        help="size of the rendered AV-pair pictures (default: what the model's frame encoder reads)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the takes and rendered pictures (default: 0)")
     parser.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
     parser.add_argument("--ablations", action=argparse.BooleanOptionalAction, default=True,
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output_path(args.out, args.overwrite)
     report = evaluate_model(args.model, args.data, args.split, limit=args.limit, steps=args.steps,
-                            seed=args.seed, device=args.device, ablations=args.ablations)
+                            frame_size=args.frame_size, seed=args.seed, device=args.device, ablations=args.ablations)
     text = json.dumps(to_jsonable(report), indent=2, allow_nan=False) + "\n"
     if args.out:
         write_text_atomic(args.out, text, overwrite=args.overwrite)

@@ -39,6 +39,9 @@ DEFAULTS = {
     ("codec", "tiny"): (200, 4, 3e-3), ("codec", "small"): (200_000, 16, 1e-4),
     ("dit", "tiny"): (200, 4, 2e-3), ("dit", "small"): (300_000, 32, 1e-4),
     ("lufs", "tiny"): (200, 4, 3e-3), ("lufs", "small"): (50_000, 32, 1e-4),
+    # The CPU-trained foley-small (see models/foley-small/MODEL_CARD.md).
+    ("codec", "compact"): (2_000, 4, 1e-3), ("dit", "compact"): (30_000, 16, 1e-3),
+    ("lufs", "compact"): (6_000, 32, 2e-3),
 }
 
 
@@ -46,7 +49,8 @@ def add_parser(subparsers) -> None:
     train = subparsers.add_parser("train", help="train the codec, the generator (dit) or the LUFS predictor")
     train.add_argument("task", choices=TASKS)
     _common(train)
-    train.add_argument("--preset", default="small", choices=("tiny", "small"), help="model size (default small)")
+    train.add_argument("--preset", default="small", choices=("tiny", "compact", "small"),
+                       help="model size (default small)")
     train.add_argument("--from", dest="start_from", metavar="MODEL",
                        help="start from this model folder's weights (its preset wins over --preset)")
     train.add_argument("--share-frame-encoder", action="store_true",
@@ -171,6 +175,11 @@ def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool,
     return 0
 
 
+def _size_of(model_name: str) -> str:
+    """The schedule a model folder trains with: its preset's, by name (larger unknowns get small's)."""
+    return next((size for size in ("tiny", "compact") if model_name.startswith(size)), "small")
+
+
 def run_train(args: argparse.Namespace) -> int:
     from foleystudio.engine.builder import build_engine
     from foleystudio.engine.config import preset
@@ -180,7 +189,7 @@ def run_train(args: argparse.Namespace) -> int:
         from foleystudio.engine.builder import load_engine
 
         engine = load_engine(args.start_from, "cpu")
-        size = "tiny" if engine.config.name.startswith("tiny") else "small"
+        size = _size_of(engine.config.name)
         note = f"; started from {engine.model_id}"
     else:
         config = preset(args.preset)
@@ -195,7 +204,7 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     engine = load_engine(args.model, "cpu")
     kind = COMPONENT_TASK[args.component]
-    size = "tiny" if engine.config.name.startswith("tiny") else "small"
+    size = _size_of(engine.config.name)
     _, batch, lr = DEFAULTS[(kind, size)]
     note = f"; fine-tuned from {engine.model_id} (full fine-tune of {args.component}, no adapters)"
     return _run(kind, engine, args, (2000, batch, lr / 10), fresh=False, warmup=100, note=note)

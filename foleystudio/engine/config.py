@@ -4,7 +4,8 @@ A model folder stores an `EngineConfig` as JSON (`config_io`, strict); `builder.
 it in one place. Presets:
 
 * ``tiny``: the whole path on CPU in well under a second for 2 s of audio; tests use it.
-* ``small``: the size FoleyStudio trains and ships (benchmarked by ``bench/generate.py``).
+* ``compact``: what a 2-core CPU trains in about an hour; the shipped ``foley-small`` has this shape.
+* ``small``: the size to train on a GPU (benchmarked by ``bench/generate.py``).
 * ``base``: Tri-Ergon-S scale (20 blocks, width 1536, 24 heads) for GPU training on large data.
 
 Components must agree: the generator's latent size and rate are the codec's, and its video
@@ -16,19 +17,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from foleystudio.engine.codec.analytic import SMALL_ANALYTIC_CODEC, TINY_ANALYTIC_CODEC, AnalyticCodecConfig
+from foleystudio.engine.codec.analytic import (
+    COMPACT_ANALYTIC_CODEC,
+    SMALL_ANALYTIC_CODEC,
+    TINY_ANALYTIC_CODEC,
+    AnalyticCodecConfig,
+)
 from foleystudio.engine.codec.learned import BASE_LEARNED_CODEC, SMALL_LEARNED_CODEC, LearnedCodecConfig
-from foleystudio.engine.long_takes import BASE_LONG_TAKE, SMALL_LONG_TAKE, TINY_LONG_TAKE, LongTakeConfig
+from foleystudio.engine.long_takes import BASE_LONG_TAKE, COMPACT_LONG_TAKE, SMALL_LONG_TAKE, TINY_LONG_TAKE, LongTakeConfig
 from foleystudio.engine.lufs_predictor import (
     BASE_LUFS_PREDICTOR,
+    COMPACT_LUFS_PREDICTOR,
     SMALL_LUFS_PREDICTOR,
     TINY_LUFS_PREDICTOR,
     LufsPredictorConfig,
 )
-from foleystudio.engine.model import BASE_GENERATOR, SMALL_GENERATOR, TINY_GENERATOR, GeneratorConfig
-from foleystudio.engine.sampler import BASE_SAMPLER, SMALL_SAMPLER, TINY_SAMPLER, SamplerConfig
+from foleystudio.engine.model import BASE_GENERATOR, COMPACT_GENERATOR, SMALL_GENERATOR, TINY_GENERATOR, GeneratorConfig
+from foleystudio.engine.sampler import BASE_SAMPLER, COMPACT_SAMPLER, SMALL_SAMPLER, TINY_SAMPLER, SamplerConfig
 from foleystudio.engine.video_features import (
     BASE_FRAME_ENCODER,
+    COMPACT_FRAME_ENCODER,
     SMALL_FRAME_ENCODER,
     TINY_FRAME_ENCODER,
     FrameEncoderConfig,
@@ -103,13 +111,19 @@ SMALL_ANALYTIC = replace(
               lufs_predictor=SMALL_LUFS_PREDICTOR, sampler=SMALL_SAMPLER, long_take=SMALL_LONG_TAKE),
     description="small generator on the analytic (untrained) codec",
 )
+# What a 2-core CPU trains in about an hour on the open corpus: the shipped foley-small is this shape.
+COMPACT = _assemble(
+    "compact", COMPACT_ANALYTIC_CODEC, COMPACT_GENERATOR, video_encoder=COMPACT_FRAME_ENCODER,
+    lufs_predictor=COMPACT_LUFS_PREDICTOR, sampler=COMPACT_SAMPLER, long_take=COMPACT_LONG_TAKE,
+    description="CPU-trainable size: 32-band analytic codec, 4-block DiT of width 192",
+)
 BASE = _assemble(
     "base", BASE_LEARNED_CODEC, BASE_GENERATOR, video_encoder=BASE_FRAME_ENCODER,
     lufs_predictor=BASE_LUFS_PREDICTOR, sampler=BASE_SAMPLER, long_take=BASE_LONG_TAKE,
     description="Tri-Ergon-S scale, for GPU training on large data",
 )
 
-PRESETS = {config.name: config for config in (TINY, SMALL, SMALL_ANALYTIC, BASE)}
+PRESETS = {config.name: config for config in (TINY, COMPACT, SMALL, SMALL_ANALYTIC, BASE)}
 
 
 def preset(name: str) -> EngineConfig:

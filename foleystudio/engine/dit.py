@@ -87,6 +87,8 @@ class DiTConfig:
 
 TINY_DIT = DiTConfig(latent_channels=16, width=64, depth=2, heads=4)
 SMALL_DIT = DiTConfig(latent_channels=64, width=384, depth=8, heads=6)
+# The size a 2-core CPU trains in about an hour (the shipped foley-small; see models/foley-small).
+COMPACT_DIT = DiTConfig(latent_channels=256, width=192, depth=4, heads=4)
 BASE_DIT = DiTConfig(latent_channels=64, width=1536, depth=20, heads=24)
 
 

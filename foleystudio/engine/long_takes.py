@@ -79,6 +79,8 @@ class LongTakeConfig:
 
 TINY_LONG_TAKE = LongTakeConfig(window_s=2.0, overlap_s=0.5, crossfade_s=0.25)
 SMALL_LONG_TAKE = LongTakeConfig(window_s=60.0, overlap_s=5.0, crossfade_s=2.0)
+# Trained on crops of at most 10 s, so it generates in 10 s windows.
+COMPACT_LONG_TAKE = LongTakeConfig(window_s=10.0, overlap_s=2.0, crossfade_s=1.0)
 BASE_LONG_TAKE = SMALL_LONG_TAKE
 
 

@@ -35,6 +35,7 @@ from foleystudio.audio.curve import CURVE_RATE_HZ, FLOOR_LUFS, LoudnessCurve
 from foleystudio.engine.device import select_device
 from foleystudio.engine.video_features import (
     BASE_FRAME_ENCODER,
+    COMPACT_FRAME_ENCODER,
     SMALL_FRAME_ENCODER,
     TINY_FRAME_ENCODER,
     FrameEncoder,
@@ -106,6 +107,9 @@ TINY_LUFS_PREDICTOR = LufsPredictorConfig(
     encoder=TINY_FRAME_ENCODER, width=32, layers=1, heads=2, ff_mult=2, max_frames=12, overlap_frames=4, dropout=0.0
 )
 SMALL_LUFS_PREDICTOR = LufsPredictorConfig()
+COMPACT_LUFS_PREDICTOR = LufsPredictorConfig(
+    encoder=COMPACT_FRAME_ENCODER, width=64, layers=2, heads=4, ff_mult=2, max_frames=60, overlap_frames=12, dropout=0.0
+)
 # Tri-Ergon's T_LUFS-S: 12 layers, 8 heads, width 768.
 BASE_LUFS_PREDICTOR = LufsPredictorConfig(encoder=BASE_FRAME_ENCODER, width=768, layers=12, heads=8)
 

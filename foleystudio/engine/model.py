@@ -17,6 +17,7 @@ from torch import nn
 
 from foleystudio.engine.conditioners import (
     BASE_CONDITIONERS,
+    COMPACT_CONDITIONERS,
     SMALL_CONDITIONERS,
     TINY_CONDITIONERS,
     ConditionerConfig,
@@ -25,7 +26,7 @@ from foleystudio.engine.conditioners import (
 )
 from foleystudio.engine.conditioners.tokenizer import WordTokenizer
 from foleystudio.engine.conditions import MODALITIES, ConditionInputs, EncodedConditions
-from foleystudio.engine.dit import BASE_DIT, SMALL_DIT, TINY_DIT, DiT, DiTConfig
+from foleystudio.engine.dit import BASE_DIT, COMPACT_DIT, SMALL_DIT, TINY_DIT, DiT, DiTConfig
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class GeneratorConfig:
 
 TINY_GENERATOR = GeneratorConfig(TINY_DIT, TINY_CONDITIONERS)
 SMALL_GENERATOR = GeneratorConfig(SMALL_DIT, SMALL_CONDITIONERS)
+COMPACT_GENERATOR = GeneratorConfig(COMPACT_DIT, COMPACT_CONDITIONERS)
 BASE_GENERATOR = GeneratorConfig(BASE_DIT, BASE_CONDITIONERS)
 
 

@@ -102,6 +102,7 @@ class SamplerConfig:
 
 TINY_SAMPLER = SamplerConfig(method="euler", steps=4)
 SMALL_SAMPLER = SamplerConfig(method="euler", steps=25, shift=3.0)
+COMPACT_SAMPLER = SamplerConfig(method="euler", steps=16, shift=3.0)
 BASE_SAMPLER = SamplerConfig(method="heun", steps=50, shift=3.0)
 
 

@@ -107,6 +107,8 @@ class FrameEncoderConfig:
 
 TINY_FRAME_ENCODER = FrameEncoderConfig(frame_size=32, channels=(8, 16), feature_dim=16)
 SMALL_FRAME_ENCODER = FrameEncoderConfig()
+# Reads the 32 px rendered AV pairs; trained by the LUFS predictor and shared, frozen, with the DiT.
+COMPACT_FRAME_ENCODER = FrameEncoderConfig(frame_size=32, channels=(16, 32), feature_dim=32)
 BASE_FRAME_ENCODER = FrameEncoderConfig(
     frame_size=96, channels=(64, 128, 256, 512), blocks_per_stage=2, feature_dim=512
 )

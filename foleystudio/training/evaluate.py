@@ -47,7 +47,7 @@ LIMITED_DB = 0.5  # a frame the limiter took more than this off is out of reach 
 __all__ = [
     "CategoryClassifier", "av_align", "classifier_embedding", "codec_scores", "curve_mae_lu",
     "evaluate_model", "frechet_distance", "limited_frames", "lufs_predictor_mae", "mel_statistics", "onset_f1",
-    "per_category", "train_category_classifier",
+    "paired_sign_test", "per_category", "train_category_classifier",
 ]
 
 
@@ -420,11 +420,27 @@ def _semantic_metrics(index, rows: list[dict], train_limit: int, seconds: float,
         for row, hit in zip(known, shuffled_hits):
             row["classifier_correct_generated_shuffled"] = float(hit)
         result["classifier_accuracy_generated_shuffled_captions"] = float(np.mean(shuffled_hits))
+        # Same clips, same seeds: does the caption, not luck, decide the category? (McNemar's exact test)
+        result["text_following"] = paired_sign_test(gen_hits, shuffled_hits)
     result["chance_accuracy"] = 1.0 / len(classifier.categories)
     if len(known) >= 2:
         result["frechet_distance"] = frechet_distance(classifier_embedding(classifier, generated),
                                                       classifier_embedding(classifier, real))
     return result
+
+
+def paired_sign_test(with_condition, without_condition) -> dict:
+    """One-sided exact sign test of paired per-clip scores: ``wins`` (clips that score higher with the
+    condition), ``losses`` (lower), ties left out, and ``p_value``, the chance of at least that many
+    wins among the untied clips if the condition made no difference (binomial, p = 1/2).
+    On booleans this is McNemar's exact test. NaN pairs are left out."""
+    pairs = [(float(a), float(b)) for a, b in zip(with_condition, without_condition, strict=True)
+             if a is not None and b is not None and math.isfinite(float(a)) and math.isfinite(float(b))]
+    wins = sum(a > b for a, b in pairs)
+    losses = sum(a < b for a, b in pairs)
+    untied = wins + losses
+    p_value = sum(math.comb(untied, k) for k in range(wins, untied + 1)) / 2**untied
+    return {"wins": wins, "losses": losses, "ties": len(pairs) - untied, "p_value": p_value}
 
 
 PER_CLIP_METRICS = (
@@ -438,7 +454,7 @@ MIN_SECONDS = 0.5  # clips shorter than this are too short to judge (see _read_c
 
 
 def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | None = None, steps: int = 8,
-                   seed: int = 0, seconds: float = 4.0, fps: float = 8.0, frame_size: int = 64,
+                   seed: int = 0, seconds: float = 4.0, fps: float = 8.0, frame_size: int | None = None,
                    train_limit: int | None = None, device: str = "auto", index=None, ablations: bool = True,
                    progress: Callable[[str], None] | None = None) -> dict:
     """Evaluate ``model`` (a name, folder, ``preset:NAME``, or a built `Engine`) on an index's split.
@@ -471,6 +487,9 @@ def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | No
         raise ValueError(f"the index has no clips in the {split!r} split")
     started = time.monotonic()
     engine = _load_engine(model, device)
+    # By default the picture is drawn at the size the model's frame encoder reads, as the AV pairs
+    # it was trained on were (`dataset av-pairs --size`); a larger one is downscaled on reading.
+    frame_size = frame_size or engine.config.video_encoder.frame_size
     with tempfile.TemporaryDirectory(prefix="foleystudio-eval-") as folder:
         rows = _clip_rows(engine, clips, Path(index.library_root), steps=steps, seed=seed, seconds=seconds,
                           fps=fps, frame_size=frame_size, work=Path(folder), ablations=ablations, progress=progress)
@@ -478,13 +497,18 @@ def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | No
         raise ValueError(f"none of the {len(clips)} {split!r} clips could be read")
     semantic = _semantic_metrics(index, rows, train_limit, seconds, seed)
     metrics = {name: _mean(row.get(name) for row in rows) for name in PER_CLIP_METRICS}
+    paired = {}
+    if ablations:  # same clips, same seeds, with and without the picture: does the video, not luck, help?
+        paired["video_following"] = paired_sign_test([row.get("av_align_generated") for row in rows],
+                                                      [row.get("av_align_generated_no_video") for row in rows])
     categories = [row["category"] for row in rows]
     breakdown = {name: per_category([row.get(name, float("nan")) for row in rows], categories)
                  for name in PER_CLIP_METRICS}
     return {
         "model": getattr(engine, "model_id", str(model)), "split": split, "clips_evaluated": len(rows),
         "clips_skipped": len(clips) - len(rows), "steps": steps, "adherence": 1.0, "ablations": ablations, "seed": seed, "seconds": seconds, "fps": fps,
-        "metrics": metrics, "semantic": semantic, "per_category": breakdown,
+        "frame_size": frame_size,
+        "metrics": metrics, "paired_tests": paired, "semantic": semantic, "per_category": breakdown,
         "clips": [{key: value for key, value in row.items() if not key.startswith("_")} for row in rows],
         "elapsed_s": time.monotonic() - started,
         "notes": ("LU errors over frames whose target is above -60 LUFS; AV-Align/onset F1 use ±1 video frame; "

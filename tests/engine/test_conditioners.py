@@ -329,3 +329,16 @@ def test_encoded_conditions_concat_repeat_select_and_move():
     assert torch.equal(both.select([1]).globals, large.globals)
     half = both.to(dtype=torch.bfloat16)
     assert half.tokens.dtype == torch.bfloat16 and half.token_mask.dtype == torch.bool
+
+
+def test_the_prompt_steers_the_global_conditioning_and_absent_text_adds_nothing():
+    conditioners = build()
+    gravel = full_inputs(conditioners)
+    door = full_inputs(conditioners, text_ids=conditioners.tokenize("door slam"))
+    no_text = full_inputs(conditioners, text_ids=())
+    rows = [ConditionRow(inputs, frozenset({"text"})) for inputs in (gravel, door, no_text)]
+    cond = encode(conditioners, rows)
+    assert not torch.allclose(cond.globals[0], cond.globals[1])  # same task, different words
+    with torch.no_grad():
+        expected = conditioners.timing(torch.tensor([0.0]), torch.tensor([2.0])) + conditioners.task(torch.tensor([0]))
+    assert torch.allclose(cond.globals[2], expected[0], atol=1e-6)

@@ -11,6 +11,7 @@ from foleystudio.engine.conditions import ConditionInputs, EncodedConditions
 from foleystudio.engine.flow import flow_matching_loss
 from foleystudio.engine.model import (
     BASE_GENERATOR,
+    COMPACT_GENERATOR,
     SMALL_GENERATOR,
     TINY_GENERATOR,
     FoleyGenerator,
@@ -56,8 +57,11 @@ def velocity(model, cond, frames, seed=4):
 
 def test_presets_have_the_documented_sizes():
     with torch.device("meta"):  # shapes only: counting parameters allocates nothing
-        tiny, small, base = (FoleyGenerator(config) for config in (TINY_GENERATOR, SMALL_GENERATOR, BASE_GENERATOR))
+        tiny, compact, small, base = (
+            FoleyGenerator(config) for config in (TINY_GENERATOR, COMPACT_GENERATOR, SMALL_GENERATOR, BASE_GENERATOR)
+        )
     assert parameter_count(tiny) < 1_000_000
+    assert 1e6 < parameter_count(compact) < 10e6  # trains on a 2-core CPU in about an hour
     assert 10e6 < parameter_count(small.dit) < 50e6
     assert (BASE_GENERATOR.dit.depth, BASE_GENERATOR.dit.width, BASE_GENERATOR.dit.heads) == (20, 1536, 24)
     assert 0.7e9 < parameter_count(base) < 1.0e9  # Tri-Ergon-S: 0.88 B

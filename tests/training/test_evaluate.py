@@ -162,11 +162,25 @@ def test_evaluate_model_smoke_on_a_fake_index(tmp_path):
     assert semantic["classifier_categories"] == ["footsteps", "tone"] and semantic["classifier_train_clips"] == 4
     assert semantic["classifier_accuracy_real"] == 1.0  # the ceiling on this easy pair of categories
     assert report["adherence"] == 1.0 and report["ablations"]
+    assert set(report["paired_tests"]["video_following"]) == {"wins", "losses", "ties", "p_value"}
+    assert set(semantic["text_following"]) == {"wins", "losses", "ties", "p_value"}
+    assert report["frame_size"] == 32  # the tiny frame encoder's size, as its AV pairs are drawn
     assert 0.0 <= metrics["av_align_generated_no_video"] <= 1.0
     assert 0.0 <= semantic["classifier_accuracy_generated_shuffled_captions"] <= 1.0
     # Each val clip got the other category's caption in the text ablation.
     assert {row["caption"]: row["shuffled_caption"] for row in report["clips"]} == {
         "footsteps sound": "tone sound", "tone sound": "footsteps sound"}
+
+
+def test_paired_sign_test_counts_wins_and_gives_the_exact_binomial_tail():
+    from foleystudio.training.evaluate import paired_sign_test
+
+    result = paired_sign_test([1, 1, 1, 0, 1, 0.5, float("nan")], [0, 0, 0, 1, 1, 0.5, 1])
+    assert (result["wins"], result["losses"], result["ties"]) == (3, 1, 2)
+    assert result["p_value"] == pytest.approx(5 / 16)  # P(X >= 3), X ~ Binomial(4, 1/2)
+    assert paired_sign_test([1] * 10, [0] * 10)["p_value"] == pytest.approx(2**-10)
+    assert paired_sign_test([0] * 5, [1] * 5)["p_value"] == 1.0
+    assert paired_sign_test([], [])["p_value"] == 1.0  # nothing to tell apart
 
 
 def test_balanced_selection_takes_categories_in_turn():
@@ -188,6 +202,7 @@ def test_evaluate_command_parses_its_arguments():
     command.add_parser(parser.add_subparsers())
     args = parser.parse_args(["evaluate", "preset:tiny", "--data", "idx", "--limit", "3", "--out", "r.json"])
     assert (args.model, args.data, args.split, args.limit, args.out) == ("preset:tiny", "idx", "val", 3, "r.json")
-    assert args.run is command.run
+    assert args.run is command.run and args.frame_size is None
+    assert parser.parse_args(["evaluate", "m", "--data", "idx", "--frame-size", "64"]).frame_size == 64
     with pytest.raises(SystemExit):
         parser.parse_args(["evaluate", "preset:tiny", "--data", "idx", "--limit", "0"])

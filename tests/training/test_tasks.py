@@ -121,6 +121,14 @@ def test_train_and_finetune_commands(tmp_path, capsys):
     assert "model folder" in capsys.readouterr().out
 
 
+def test_a_model_trains_with_its_own_presets_schedule():
+    from foleystudio.commands.train import DEFAULTS, _size_of
+
+    assert [_size_of(name) for name in ("tiny", "compact", "small", "small-analytic", "base")] == [
+        "tiny", "compact", "small", "small", "small"]
+    assert all((task, "compact") in DEFAULTS for task in ("codec", "dit", "lufs"))
+
+
 def _exact_items(seconds: float = 2.0):
     """Feature items with unquantised curves, so the task's picture can be compared with the renderer's."""
     import zlib

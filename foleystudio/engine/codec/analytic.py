@@ -98,6 +98,8 @@ TINY_ANALYTIC_CODEC = AnalyticCodecConfig(
 )
 # The baseline to ship and to beat.
 SMALL_ANALYTIC_CODEC = AnalyticCodecConfig()
+# 32 bands: half the latent width of the small one (256 channels) for a CPU-trained DiT.
+COMPACT_ANALYTIC_CODEC = AnalyticCodecConfig(n_mels=32)
 # No larger analytic preset: 128 bands would double the latent width for 0.16 MR-STFT (see above).
 BASE_ANALYTIC_CODEC = SMALL_ANALYTIC_CODEC
 

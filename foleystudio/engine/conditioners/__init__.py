@@ -95,6 +95,10 @@ TINY_CONDITIONERS = ConditionerConfig(
     video_feature_dim=16, ref_n_mels=16, ref_n_fft=1024, ref_hop_length=1024, ref_tokens=4, ref_width=32, ref_heads=2,
 )
 SMALL_CONDITIONERS = ConditionerConfig()
+COMPACT_CONDITIONERS = ConditionerConfig(
+    text_vocab_size=1024, text_hash_buckets=128, text_max_tokens=32, text_width=64, text_depth=2, text_heads=4,
+    video_feature_dim=32, ref_n_mels=32, ref_n_fft=1024, ref_hop_length=512, ref_tokens=8, ref_width=64, ref_heads=4,
+)
 BASE_CONDITIONERS = ConditionerConfig(
     text_vocab_size=32768, text_hash_buckets=4096, text_max_tokens=96, text_width=768, text_depth=6, text_heads=12,
     video_feature_dim=512, ref_n_mels=128, ref_tokens=32, ref_width=512, ref_heads=8,
@@ -152,6 +156,10 @@ class Conditioners(nn.Module):
         self.timing = TimingEncoder(width, config.max_seconds)
         self.task = TaskEmbedding(width)
         self.global_token = nn.Linear(width, width)
+        # The prompt's mean token also joins the global (AdaLN) conditioning: every block is then
+        # steered by what the sound is, not only the cross-attention layers (a small DiT trained on
+        # little data barely learned to read the text through cross-attention alone).
+        self.text_global = nn.Linear(width, width)
         self.segment_types = nn.Parameter(torch.randn(len(_SEGMENTS), width) * width**-0.5)
         self.absent_lufs_frame = nn.Parameter(torch.zeros(width))
         self.absent_video_frame = nn.Parameter(torch.zeros(width))
@@ -168,11 +176,12 @@ class Conditioners(nn.Module):
         start = torch.tensor([row.inputs.start_s for row in rows], device=device)
         total = torch.tensor([row.inputs.total_s for row in rows], device=device)
         tasks = torch.tensor([row.task for row in rows], device=device)
-        globals_ = self.timing(start, total) + self.task(tasks)
+        text = self._text(rows)
+        globals_ = self.timing(start, total) + self.task(tasks) + self._pooled_text(text)
         segments = [(self.global_token(globals_)[:, None], torch.ones(len(rows), 1, dtype=torch.bool, device=device))]
         lufs_tokens, lufs_frames = self._lufs(rows, latent_frames, latent_rate)
         video_tokens, video_frames = self._video(rows, latent_frames, latent_rate)
-        segments += [lufs_tokens, self._text(rows), self._audio(rows), video_tokens]
+        segments += [lufs_tokens, text, self._audio(rows), video_tokens]
         tokens, masks = [], []
         for kind, segment in zip(_SEGMENTS, segments, strict=True):
             if segment is None:
@@ -181,6 +190,15 @@ class Conditioners(nn.Module):
             tokens.append((values + self.segment_types[_SEGMENTS.index(kind)]) * mask[..., None].to(dtype))
             masks.append(mask)
         return EncodedConditions(torch.cat(tokens, 1), torch.cat(masks, 1), lufs_frames + video_frames, globals_)
+
+    def _pooled_text(self, text) -> torch.Tensor | float:
+        """[B, D]: the projected mean text token of each row; zero for rows without text."""
+        if text is None:
+            return 0.0
+        values, mask = text
+        counts = mask.sum(1, keepdim=True)
+        mean = values.sum(1) / counts.clamp(min=1).to(values.dtype)
+        return self.text_global(mean) * (counts > 0).to(values.dtype)
 
     # ---- per modality ------------------------------------------------------------------------------
     def _text(self, rows):
