@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+from foleystudio.commands.train import SIZES
 from foleystudio.errors import UserInputError
 
 # Redraw the progress line at most this often (s): a terminal slows indexing if redrawn per file.
@@ -70,7 +71,7 @@ def add_parser(subparsers) -> None:
     features.add_argument("--out", required=True, metavar="CACHE_DIR", help="folder for the shards and manifest")
     source = features.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="MODEL", help="encode latents with this model's codec")
-    source.add_argument("--preset", choices=("tiny", "compact", "small"), default="tiny",
+    source.add_argument("--preset", choices=SIZES, default="tiny",
                         help="or with this preset's codec (default tiny; small's is untrained until trained)")
     features.add_argument("--clip-seconds", type=float, default=10.0, help="seconds kept per clip (default 10)")
     features.add_argument("--wave-seconds", type=float, default=0.0,

@@ -33,6 +33,8 @@ from foleystudio.commands._args import positive_int
 logger = logging.getLogger(__name__)
 
 TASKS = ("codec", "dit", "lufs")
+# The presets with a training schedule; other models train with the last one's (small's).
+SIZES = ("tiny", "compact", "small")
 COMPONENT_TASK = {"generator": "dit", "codec": "codec", "lufs_predictor": "lufs"}
 # Per task and preset: (steps, batch size, learning rate).
 DEFAULTS = {
@@ -49,8 +51,7 @@ def add_parser(subparsers) -> None:
     train = subparsers.add_parser("train", help="train the codec, the generator (dit) or the LUFS predictor")
     train.add_argument("task", choices=TASKS)
     _common(train)
-    train.add_argument("--preset", default="small", choices=("tiny", "compact", "small"),
-                       help="model size (default small)")
+    train.add_argument("--preset", default="small", choices=SIZES, help="model size (default small)")
     train.add_argument("--from", dest="start_from", metavar="MODEL",
                        help="start from this model folder's weights (its preset wins over --preset)")
     train.add_argument("--share-frame-encoder", action="store_true",
@@ -177,7 +178,7 @@ def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool,
 
 def _size_of(model_name: str) -> str:
     """The schedule a model folder trains with: its preset's, by name (larger unknowns get small's)."""
-    return next((size for size in ("tiny", "compact") if model_name.startswith(size)), "small")
+    return next((size for size in SIZES if model_name.startswith(size)), SIZES[-1])
 
 
 def run_train(args: argparse.Namespace) -> int:
