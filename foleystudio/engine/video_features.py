@@ -43,15 +43,17 @@ import os
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
 from foleystudio.errors import MediaError, UserInputError
-from foleystudio.video.frames import iter_frames
 from foleystudio.video.motion import MOTION_REGIONS, motion_energy
-from foleystudio.video.probe import MediaInfo, probe_media
+
+if TYPE_CHECKING:
+    from foleystudio.video.probe import MediaInfo
 
 logger = logging.getLogger(__name__)
 
@@ -258,6 +260,8 @@ def _resolve_span(path, start_s, duration_s, fps) -> _Span:
     fps = _checked_number(fps, "frame rate")
     if fps <= 0:
         raise UserInputError(f"frame rate must be positive, got {fps}")
+    from foleystudio.video.probe import probe_media  # PyAV only where a file is read (training needs none)
+
     start_s = _checked_number(start_s, "video start")
     info = probe_media(path)
     name = info.path.name
@@ -288,6 +292,8 @@ def _span_frames(span: _Span, size: int, regions: int) -> Iterator[tuple[float, 
     Reads from one frame before the span when there is one, so the first motion row compares with
     the true previous picture; past the end of the video the last picture is held (motion 0).
     """
+    from foleystudio.video.frames import iter_frames
+
     period = 1.0 / span.fps
     lead_in = span.start_s >= period
     read_from = span.start_s - period if lead_in else span.start_s

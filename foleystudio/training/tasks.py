@@ -237,6 +237,7 @@ class DiTTask(_Task):
         # The frame encoder is frozen here (Tri-Ergon's video encoder is a frozen pretrained model;
         # ours is the LUFS predictor's, see `share_frame_encoder`): the DiT learns to read its features.
         engine.video_encoder.eval().requires_grad_(False)
+        self._pictures: dict[_DitItem, tuple[torch.Tensor, torch.Tensor]] = {}  # see `_clip_picture`
         self.items = [self._prepare(item) for item in items]
         self.val_items = [self._prepare(item) for item in val_items] or self.items[:4]
         self.eval_prefix = _eval_prefix(bool(val_items))
@@ -261,6 +262,10 @@ class DiTTask(_Task):
     def item_count(self) -> int:
         return len(self.items)
 
+    def to(self, device) -> None:
+        super().to(device)
+        self._pictures = {item: (features.to(self.device), motion) for item, (features, motion) in self._pictures.items()}
+
     def _crop(self, item: _DitItem, start: int, with_video: bool = False):
         from foleystudio.engine.conditions import LUFS_RATE_HZ, ConditionInputs
 
@@ -277,27 +282,48 @@ class DiTTask(_Task):
                                  lufs=item.curve[:, first:last], lufs_start_s=first / LUFS_RATE_HZ - start_s, **video)
         return latent, inputs
 
-    @torch.no_grad()
     def _video(self, item: _DitItem, start_s: float, seconds: float) -> dict:
         """The rendered picture of the item's AV pair over this crop, as the pipeline would read it from
         a video file: frames at 8 fps from the one at or before ``start_s``, features from the frozen
         frame encoder, raw motion energy against the frame before."""
+        from foleystudio.engine.video_features import VIDEO_FPS
+
+        first = int(math.floor(start_s * VIDEO_FPS + 1e-9))
+        count = max(1, int(math.ceil((start_s + seconds) * VIDEO_FPS - 1e-9)) - first)
+        features, motion = self._clip_picture(item, first + count)
+        return {"video_features": features[first : first + count], "video_motion": motion[first : first + count],
+                "video_start_s": first / VIDEO_FPS - start_s}
+
+    @torch.no_grad()
+    def _clip_picture(self, item: _DitItem, frames_needed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features and motion of the clip's whole picture, drawn and encoded once per clip.
+
+        Any stretch of the picture is byte-identical to the same frames of the whole (see
+        `render_frames`), the encoder reads each frame on its own and is frozen, and frame 0's motion
+        is against itself (frame -1 repeats frame 0), so slicing these equals drawing the crop. Drawing
+        was most of a batch's time; kept per clip it is paid once per run.
+        """
         from foleystudio.audio.curve import LoudnessCurve
         from foleystudio.engine.conditions import LUFS_RATE_HZ
         from foleystudio.engine.video_features import VIDEO_FPS
         from foleystudio.training.av_pairs import render_frames
         from foleystudio.video.motion import motion_energy
 
-        first = int(math.floor(start_s * VIDEO_FPS + 1e-9))
-        count = max(1, int(math.ceil((start_s + seconds) * VIDEO_FPS - 1e-9)) - first)
+        kept = self._pictures.get(item)
+        if kept is not None and kept[0].shape[0] >= frames_needed:
+            return kept
+        total = max(frames_needed, int(math.ceil(item.latent.shape[1] / self.engine.generator.latent_rate * VIDEO_FPS)))
         curve = LoudnessCurve.uniform(item.curve[0].numpy(), item.curve[1].numpy(), LUFS_RATE_HZ)
         size = self.engine.config.video_encoder.frame_size
-        # One frame more at the front: motion needs the frame before (frame -1 repeats frame 0).
         frames = render_frames(curve, item.onsets_s, seed=item.look_seed, fps=VIDEO_FPS, size=(size, size),
-                               first=first - 1, count=count + 1)
-        features = self.engine.video_encoder(torch.from_numpy(frames[1:])[None].to(self.device))[0]
-        return {"video_features": features.float(), "video_motion": torch.from_numpy(motion_energy(frames[1:], previous=frames[0])),
-                "video_start_s": first / VIDEO_FPS - start_s}
+                               first=0, count=total)
+        # Full precision even when called under the trainer's autocast (evaluation): kept features
+        # must not depend on which call drew them first.
+        with torch.autocast(self.device.type, enabled=False):
+            features = self.engine.video_encoder(torch.from_numpy(frames)[None].to(self.device))[0].float()
+        kept = (features, torch.from_numpy(motion_energy(frames, previous=frames[0])))
+        self._pictures[item] = kept
+        return kept
 
     def _batch(self, pieces) -> DitBatch:
         lengths = [latent.shape[1] for latent, _ in pieces]

@@ -398,7 +398,10 @@ def _progress_bar(total: int, initial: int, enabled: bool):
 
 def _pick_device(device, dist_info: Distributed) -> torch.device:
     if device not in (None, "auto"):
-        return torch.device(device)
+        chosen = torch.device(device)
+        if chosen.type == "cuda" and chosen.index is None:  # torch.cuda.set_device needs an index
+            chosen = torch.device("cuda", dist_info.local_rank)
+        return chosen
     if torch.cuda.is_available():
         return torch.device("cuda", dist_info.local_rank)
     return torch.device("cpu")

@@ -178,6 +178,37 @@ def test_dit_crops_with_video_see_the_rendered_pair_as_the_pipeline_would():
     assert inputs.text_ids == task.items[1].on_screen_ids and without.text_ids == task.items[1].off_screen_ids
 
 
+def test_dit_crops_draw_each_clips_picture_once_and_slice_it_exactly(monkeypatch):
+    import math
+
+    import numpy as np
+
+    from foleystudio.audio.curve import LoudnessCurve
+    from foleystudio.training import av_pairs
+    from foleystudio.video.motion import motion_energy
+
+    engine, items, seeds = _exact_items()
+    task = DiTTask(engine, items, crop_seconds=0.5, video_probability=1.0)
+    draws = []
+    real_render = av_pairs.render_frames
+    monkeypatch.setattr(av_pairs, "render_frames", lambda *a, **k: draws.append(k) or real_render(*a, **k))
+    item, rate, size = task.items[2], engine.generator.latent_rate, engine.config.video_encoder.frame_size
+    curve = LoudnessCurve.uniform(item.curve[0].numpy(), item.curve[1].numpy(), 6.0)
+    for start in (17, 0, 5, item.latent.shape[1] - task.crop_frames):
+        latent, inputs = task._crop(item, start, with_video=True)
+        first = int(math.floor(start / rate * 8.0 + 1e-9))
+        count = inputs.video_features.shape[0]
+        # The crop drawn on its own, with the frame before it (frame -1 repeats frame 0).
+        frames = real_render(curve, item.onsets_s, seed=seeds[2], fps=8.0, size=(size, size), first=first - 1,
+                             count=count + 1)
+        np.testing.assert_allclose(inputs.video_motion.numpy(), motion_energy(frames[1:], previous=frames[0]),
+                                   atol=1e-6)
+        with torch.no_grad():
+            torch.testing.assert_close(inputs.video_features, engine.video_encoder(torch.from_numpy(frames[1:])[None])[0])
+        assert count * (1 / 8) >= latent.shape[1] / rate
+    assert len(draws) == 1 and draws[0]["first"] == 0  # one whole-clip drawing served every crop
+
+
 def test_dit_training_with_video_trains_the_generator_not_the_frozen_frame_encoder(tmp_path):
     import copy
 

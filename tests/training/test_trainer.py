@@ -149,3 +149,13 @@ def test_learning_rate_warms_up_then_decays():
 def test_bad_config_is_rejected(field, value):
     with pytest.raises(ValueError):
         TrainConfig(**{field: value})
+
+
+def test_a_bare_cuda_device_gets_the_local_ranks_index():
+    # `torch.cuda.set_device` refuses a device without an index, so "--device cuda" must name one.
+    from foleystudio.training.trainer import Distributed, _pick_device
+
+    assert _pick_device("cuda", Distributed()) == torch.device("cuda", 0)
+    assert _pick_device("cuda", Distributed(rank=1, world=2, local_rank=1)) == torch.device("cuda", 1)
+    assert _pick_device("cuda:3", Distributed()) == torch.device("cuda", 3)
+    assert _pick_device("cpu", Distributed()) == torch.device("cpu")
