@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from foleystudio.errors import UserInputError
 
 _MAX_NAMES_SHOWN = 5
+READ_DEFAULT_IF_ABSENT = "read_default_if_absent"  # field metadata: see `_dataclass_from`
 
 ConfigT = TypeVar("ConfigT")
 
@@ -91,13 +92,15 @@ def _dataclass_from(cls: type, data: Any, key: str, source: str) -> Any:
             f"{source}: unknown {_plural(len(unknown), 'key')} {quoted_names([_join(key, n) for n in unknown])} "
             f"({cls.__name__} has {quoted_names(list(fields))})"
         )
-    missing = [name for name in fields if name not in data]
+    # A field added after model folders were already written says so (metadata READ_DEFAULT_IF_ABSENT):
+    # folders without it read as its default, the behaviour they were written with.
+    missing = [name for name in fields if name not in data and not fields[name].metadata.get(READ_DEFAULT_IF_ABSENT)]
     if missing:
         raise ConfigError(
             f"{source}: missing {_plural(len(missing), 'key')} {quoted_names([_join(key, n) for n in missing])}"
         )
     hints = typing.get_type_hints(cls)
-    values = {name: _value_from(hints[name], data[name], _join(key, name), source) for name in fields}
+    values = {name: _value_from(hints[name], data[name], _join(key, name), source) for name in fields if name in data}
     try:
         return cls(**values)
     except ConfigError:

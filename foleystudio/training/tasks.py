@@ -264,7 +264,8 @@ class DiTTask(_Task):
 
     def to(self, device) -> None:
         super().to(device)
-        self._pictures = {item: (features.to(self.device), motion) for item, (features, motion) in self._pictures.items()}
+        self._pictures = {item: (features.to(self.device), motion)
+                          for item, (features, motion) in self._pictures.items()}
 
     def _crop(self, item: _DitItem, start: int, with_video: bool = False):
         from foleystudio.engine.conditions import LUFS_RATE_HZ, ConditionInputs

@@ -162,6 +162,22 @@ def test_bad_config_is_refused_naming_the_key(change, message):
     assert isinstance(raised.value, UserInputError)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Grown:
+    width: int
+    mode: str = dataclasses.field(default="old", metadata={"read_default_if_absent": True})
+
+
+def test_a_field_added_later_reads_as_its_default_from_older_files_and_others_stay_required():
+    from foleystudio.engine.config_io import READ_DEFAULT_IF_ABSENT
+
+    assert READ_DEFAULT_IF_ABSENT == "read_default_if_absent"
+    assert config_from_dict(_Grown, {"width": 4}) == _Grown(4, "old")
+    assert config_from_dict(_Grown, {"width": 4, "mode": "new"}) == _Grown(4, "new")
+    with pytest.raises(ConfigError, match="missing key 'width'"):
+        config_from_dict(_Grown, {"mode": "new"})
+
+
 def test_config_to_dict_refuses_what_json_cannot_hold():
     with pytest.raises(ValueError, match="'dropout' is nan"):
         config_to_dict(dataclasses.replace(CONFIG, dropout=float("nan")))

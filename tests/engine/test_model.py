@@ -76,6 +76,38 @@ def test_config_round_trips_and_fits_a_codec():
         dataclasses.replace(config, latent_rate=60.0)
 
 
+def test_old_model_folders_read_as_velocity_predictors_and_predictions_are_checked():
+    stored = TINY_GENERATOR.to_dict()
+    del stored["prediction"]  # a config.json written before data prediction existed
+    assert GeneratorConfig.from_dict(stored).prediction == "velocity"
+    data = dataclasses.replace(TINY_GENERATOR, prediction="data")
+    assert GeneratorConfig.from_dict(data.to_dict()) == data
+    # Backbones narrower than their latent tokens predict data, the others velocity.
+    assert [c.prediction for c in (TINY_GENERATOR, COMPACT_GENERATOR, SMALL_GENERATOR, BASE_GENERATOR)] == [
+        "velocity", "data", "velocity", "velocity"]
+    from foleystudio.engine.config import PRESETS
+
+    for config in PRESETS.values():  # the rule, on every preset as assembled with its codec
+        narrow = config.generator.dit.width < config.generator.latent_channels
+        assert config.generator.prediction == ("data" if narrow else "velocity"), config.name
+    with pytest.raises(ValueError, match="prediction"):
+        dataclasses.replace(TINY_GENERATOR, prediction="noise")
+
+
+def test_a_data_predicting_generator_turns_its_clean_estimate_into_the_flow_velocity(monkeypatch):
+    model = build(config=dataclasses.replace(TINY_GENERATOR, prediction="data"))
+    frames = model.latent_frames_for(1.0)
+    cond = model.encode_conditions(request_inputs(model), [ALL, ALL, ALL], frames)
+    x_t = torch.randn(3, CHANNELS, frames, generator=torch.Generator().manual_seed(2))
+    clean = torch.randn(3, CHANNELS, frames, generator=torch.Generator().manual_seed(3))
+    monkeypatch.setattr(model.dit, "forward", lambda x, t, c: clean[: x.shape[0]])
+    t = torch.tensor([0.0, 0.5, 0.99])
+    expected = (clean - x_t) / torch.tensor([1.0, 0.5, 0.05])[:, None, None]  # the last gap is floored
+    torch.testing.assert_close(model.velocity(x_t, t, cond), expected)
+    # One Euler step to t = 1 lands on the estimate, whatever the noise: nothing of it is carried over.
+    torch.testing.assert_close(x_t[:1] + 1.0 * model.velocity(x_t[:1], 0.0, cond.select([0])), clean[:1])
+
+
 @pytest.mark.parametrize("seconds", [0.04, 1.0, 2.5, 7.3])
 def test_velocity_has_the_latent_shape_for_any_length(seconds):
     model = build()

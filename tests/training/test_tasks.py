@@ -204,7 +204,8 @@ def test_dit_crops_draw_each_clips_picture_once_and_slice_it_exactly(monkeypatch
         np.testing.assert_allclose(inputs.video_motion.numpy(), motion_energy(frames[1:], previous=frames[0]),
                                    atol=1e-6)
         with torch.no_grad():
-            torch.testing.assert_close(inputs.video_features, engine.video_encoder(torch.from_numpy(frames[1:])[None])[0])
+            expected = engine.video_encoder(torch.from_numpy(frames[1:])[None])[0]
+        torch.testing.assert_close(inputs.video_features, expected)
         assert count * (1 / 8) >= latent.shape[1] / rate
     assert len(draws) == 1 and draws[0]["first"] == 0  # one whole-clip drawing served every crop
 
