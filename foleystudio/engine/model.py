@@ -86,9 +86,10 @@ class GeneratorConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorConfig:
-        # Model folders written before data prediction existed hold velocity predictors.
+        # Model folders written before data prediction existed read as the field's default (velocity).
+        prediction = data.get("prediction", cls.__dataclass_fields__["prediction"].default)
         return cls(DiTConfig.from_dict(data["dit"]), ConditionerConfig.from_dict(data["conditioners"]),
-                   float(data["latent_rate"]), str(data.get("prediction", "velocity")))
+                   float(data["latent_rate"]), str(prediction))
 
 
 TINY_GENERATOR = GeneratorConfig(TINY_DIT, TINY_CONDITIONERS)
