@@ -24,6 +24,7 @@ Multi-GPU: ``torchrun --nproc_per_node=N -m foleystudio train ...``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -121,7 +122,9 @@ def _with_fresh_tokenizer(engine, captions):
     from foleystudio.engine.builder import build_engine
     from foleystudio.training import tasks
 
-    fresh = build_engine(engine.config, "cpu", tasks.dit_tokenizer(engine.config, captions))
+    # A new generator has been taught no prompt yet, whatever the folder it started from says.
+    config = dataclasses.replace(engine.config, generator=engine.config.generator.with_trained_prompts(()))
+    fresh = build_engine(config, "cpu", tasks.dit_tokenizer(config, captions))
     for name, module in engine.components().items():
         if name != "generator":
             getattr(fresh, name).load_state_dict(module.state_dict(), strict=True)

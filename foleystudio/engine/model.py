@@ -51,12 +51,22 @@ class GeneratorConfig:
     # tokens (192 wide for 256 channels) cannot cancel isotropic noise, and its samples keep about
     # half of the starting noise (log-mel latents 7-10x rougher than real ones, takes ~25 LU too loud).
     prediction: str = field(default="velocity", metadata={READ_DEFAULT_IF_ABSENT: True})
+    # The prompt modalities (video, text, audio) the weights were trained with; None = not recorded
+    # (a preset, or a folder written before this field). A trained model never taught a prompt has
+    # random weights on its path, so the pipeline refuses a request that uses one (see
+    # `pipeline.check_prompts_trained`) instead of returning a take that prompt quietly spoiled.
+    trained_prompts: tuple[str, ...] | None = field(default=None, metadata={READ_DEFAULT_IF_ABSENT: True})
 
     def __post_init__(self) -> None:
         if not isinstance(self.dit, DiTConfig) or not isinstance(self.conditioners, ConditionerConfig):
             raise ValueError("GeneratorConfig needs a DiTConfig and a ConditionerConfig")
         if self.prediction not in PREDICTIONS:
             raise ValueError(f"prediction must be one of {PREDICTIONS}, got {self.prediction!r}")
+        if self.trained_prompts is not None:
+            prompts = tuple(self.trained_prompts)
+            if isinstance(self.trained_prompts, str) or not set(prompts) <= set(MODALITIES):
+                raise ValueError(f"trained_prompts must name modalities among {MODALITIES}, got {self.trained_prompts!r}")
+            object.__setattr__(self, "trained_prompts", tuple(name for name in MODALITIES if name in prompts))
         if isinstance(self.latent_rate, bool) or not (math.isfinite(self.latent_rate) and 0 < self.latent_rate <= 50):
             raise ValueError(f"latent_rate must be in (0, 50] frames/s, got {self.latent_rate!r}")
 
@@ -82,14 +92,21 @@ class GeneratorConfig:
 
     def to_dict(self) -> dict:
         return {"dit": self.dit.to_dict(), "conditioners": self.conditioners.to_dict(), "latent_rate": self.latent_rate,
-                "prediction": self.prediction}
+                "prediction": self.prediction,
+                "trained_prompts": None if self.trained_prompts is None else list(self.trained_prompts)}
 
     @classmethod
     def from_dict(cls, data: dict) -> GeneratorConfig:
-        # Model folders written before data prediction existed read as the field's default (velocity).
-        prediction = data.get("prediction", cls.__dataclass_fields__["prediction"].default)
+        # Keys added after model folders were written read as the field's default: velocity
+        # prediction, trained prompts not recorded.
+        defaults = cls.__dataclass_fields__
+        prediction = data.get("prediction", defaults["prediction"].default)
+        trained = data.get("trained_prompts", defaults["trained_prompts"].default)
         return cls(DiTConfig.from_dict(data["dit"]), ConditionerConfig.from_dict(data["conditioners"]),
-                   float(data["latent_rate"]), str(prediction))
+                   float(data["latent_rate"]), str(prediction), None if trained is None else tuple(trained))
+
+    def with_trained_prompts(self, prompts) -> GeneratorConfig:
+        return replace(self, trained_prompts=tuple(prompts))
 
 
 TINY_GENERATOR = GeneratorConfig(TINY_DIT, TINY_CONDITIONERS)
@@ -138,14 +155,34 @@ class FoleyGenerator(nn.Module):
         out = self.dit(x, t, cond)
         if self.config.prediction == "velocity":
             return out
-        # x_t = (1 - t) noise + t x1 and v = x1 - noise give v = (x1 - x_t) / (1 - t). The gap is
-        # floored so the last steps (t -> 1) stay finite (Li & He 2025, "Back to Basics", use 0.05).
-        gap = (1.0 - t).clamp(min=DATA_PREDICTION_MIN_GAP)
-        if gap.ndim:  # one time per batch row
-            gap = gap.reshape(-1, *([1] * (x.ndim - 1)))
-        return (out - x) / gap.to(out.dtype)
+        return (out - x) / self._gap(t, out)
 
     forward = velocity
+
+    def velocity_target(self, x_data: torch.Tensor, noise: torch.Tensor, x_t: torch.Tensor, t) -> torch.Tensor:
+        """The velocity `velocity` must return at x_t on the path from ``noise`` to ``x_data``.
+
+        A data predictor's target goes through the same floored gap as its output, so an exact clean
+        estimate scores zero loss at every t (with the plain x_data - noise, times past 1 - gap would
+        carry an error no prediction can remove).
+        """
+        if self.config.prediction == "velocity":
+            return x_data - noise
+        if not isinstance(t, torch.Tensor):
+            t = torch.tensor(float(t), device=x_t.device)
+        return (x_data - x_t) / self._gap(t.to(device=x_t.device, dtype=torch.float32), x_t)
+
+    @staticmethod
+    def _gap(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """1 - t floored, shaped to broadcast over ``like`` [B, C, T].
+
+        x_t = (1 - t) noise + t x1 and v = x1 - noise give v = (x1 - x_t) / (1 - t). The gap is
+        floored so the last steps (t -> 1) stay finite (Li & He 2025, "Back to Basics", use 0.05).
+        """
+        gap = (1.0 - t).clamp(min=DATA_PREDICTION_MIN_GAP)
+        if gap.ndim:  # one time per batch row
+            gap = gap.reshape(-1, *([1] * (like.ndim - 1)))
+        return gap.to(like.dtype)
 
     @staticmethod
     def _row(inputs: ConditionInputs, branch) -> ConditionRow:

@@ -38,6 +38,7 @@ from foleystudio.engine.long_takes import (
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import NoiseStream, SamplerConfig, Step, sample
 from foleystudio.engine.video_features import iter_video_windows
+from foleystudio.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -126,8 +127,27 @@ def _video_conditions(engine: Engine, request: GenerationRequest) -> dict:
     return {"video_features": torch.cat(features), "video_motion": torch.cat(motion)}
 
 
+_PROMPT_NAMES = {"video": "a picture to follow", "text": "text prompts", "audio": "a reference sound"}
+_PROMPT_FIXES = {"video": "turn off follow-video", "text": "clear the prompts", "audio": "clear the reference sound"}
+
+
+def check_prompts_trained(engine: Engine, request: GenerationRequest) -> None:
+    """Refuse a prompt the model was never trained with (`GeneratorConfig.trained_prompts`): its
+    encoder still has random weights, so it would spoil the take rather than guide it."""
+    trained = engine.generator.config.trained_prompts
+    if trained is None:
+        return
+    untrained = [name for name in _PROMPT_NAMES if name in request.modalities and name not in trained]
+    if untrained:
+        raise UserInputError(
+            f"model {engine.model_id!r} was not trained with {_PROMPT_NAMES[untrained[0]]}: "
+            f"{_PROMPT_FIXES[untrained[0]]}, or choose a model trained with one"
+        )
+
+
 def condition_inputs(engine: Engine, request: GenerationRequest) -> ConditionInputs:
     """The request's conditions in model terms (text ids, reference audio, video features, curve)."""
+    check_prompts_trained(engine, request)
     generator = engine.generator
     return ConditionInputs(
         total_s=request.duration_s,

@@ -45,7 +45,7 @@ ACTIVE_LUFS = -60.0
 LIMITED_DB = 0.5  # a frame the limiter took more than this off is out of reach of conformance
 
 __all__ = [
-    "CategoryClassifier", "av_align", "classifier_embedding", "codec_scores", "curve_mae_lu",
+    "CategoryClassifier", "av_align", "classifier_embedding", "codec_scores", "curve_bias_lu", "curve_mae_lu",
     "evaluate_model", "frechet_distance", "limited_frames", "lufs_predictor_mae", "mel_statistics", "onset_f1",
     "paired_sign_test", "per_category", "train_category_classifier",
 ]
@@ -73,6 +73,19 @@ def curve_mae_lu(requested, measured, floor: float = ACTIVE_LUFS, skip_frames=No
     1/6 s); both are floored at -70 LUFS first; a longer one is cut to the shorter's length.
     ``skip_frames`` (bool per frame) leaves frames out on both channels.
     """
+    errors = _curve_errors(requested, measured, floor, skip_frames)
+    return float(np.abs(errors).mean()) if errors.size else float("nan")
+
+
+def curve_bias_lu(requested, measured, floor: float = ACTIVE_LUFS) -> float:
+    """Mean signed error (measured - requested) in LU on the frames `curve_mae_lu` scores: negative
+    when takes come out quieter than asked. An MAE close to |bias| means a level offset, not a
+    shape the model failed to follow."""
+    errors = _curve_errors(requested, measured, floor, None)
+    return float(errors.mean()) if errors.size else float("nan")
+
+
+def _curve_errors(requested, measured, floor: float, skip_frames) -> np.ndarray:
     want, got = _curve_array(requested), _curve_array(measured)
     if want.shape[0] != got.shape[0]:
         raise ValueError(f"curves have different channel counts: {want.shape[0]} and {got.shape[0]}")
@@ -82,7 +95,7 @@ def curve_mae_lu(requested, measured, floor: float = ACTIVE_LUFS, skip_frames=No
     active = want > floor
     if skip_frames is not None:
         active &= ~np.asarray(skip_frames, dtype=bool)[None, :frames]
-    return float(np.abs(got - want)[active].mean()) if active.any() else float("nan")
+    return (got - want)[active]
 
 
 def limited_frames(conformance, threshold_db: float = LIMITED_DB) -> np.ndarray:
@@ -359,6 +372,7 @@ def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: flo
             "id": getattr(clip, "id", str(number)), "category": getattr(clip, "category", ""),
             "caption": clip.caption, "duration_s": duration,
             "curve_mae_raw_lu": curve_mae_lu(conformance.target, conformance.before),
+            "curve_bias_raw_lu": curve_bias_lu(conformance.target, conformance.before),
             "curve_mae_conformed_lu": curve_mae_lu(conformance.target, conformance.after),
             "curve_mae_conformed_within_ceiling_lu": curve_mae_lu(conformance.target, conformance.after,
                                                                   skip_frames=limited),
@@ -444,7 +458,8 @@ def paired_sign_test(with_condition, without_condition) -> dict:
 
 
 PER_CLIP_METRICS = (
-    "curve_mae_raw_lu", "curve_mae_conformed_lu", "curve_mae_conformed_within_ceiling_lu", "limited_frame_share",
+    "curve_mae_raw_lu", "curve_bias_raw_lu", "curve_mae_conformed_lu", "curve_mae_conformed_within_ceiling_lu",
+    "limited_frame_share",
     "av_align_generated", "av_align_real", "onset_f1_generated",
     "lufs_predictor_mae_lu", "codec_mr_stft", "codec_log_mel_l1_db", "codec_loudness_error_lu",
     "classifier_correct_real", "classifier_correct_generated",

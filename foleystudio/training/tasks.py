@@ -241,6 +241,17 @@ class DiTTask(_Task):
         self.items = [self._prepare(item) for item in items]
         self.val_items = [self._prepare(item) for item in val_items] or self.items[:4]
         self.eval_prefix = _eval_prefix(bool(val_items))
+        record_trained_prompts(engine, self.prompts_taught())
+
+    def prompts_taught(self) -> set[str]:
+        """The prompt modalities this data trains. No item carries a reference sound: the cache
+        holds latents, not the second excerpt an audio prompt needs, so that path stays untrained."""
+        taught = set()
+        if any(item.on_screen_ids or item.off_screen_ids for item in self.items):
+            taught.add("text")
+        if self.video_probability > 0 and any(item.onsets_s is not None for item in self.items):
+            taught.add("video")
+        return taught
 
     def _prepare(self, item) -> _DitItem:
         generator = self.engine.generator
@@ -358,6 +369,15 @@ class DiTTask(_Task):
         loss, _ = flow_matching_loss(self.engine.generator, batch.latents.to(self.device), batch.inputs,
                                      generator, config, lengths=batch.lengths)
         return {f"{self.eval_prefix}_flow_loss": float(loss)}
+
+
+def record_trained_prompts(engine, taught: set[str]) -> None:
+    """Add ``taught`` to the prompts the engine's generator config says it was trained with (saved
+    with the model folder; the pipeline refuses the others, `pipeline.check_prompts_trained`)."""
+    config = engine.generator.config
+    config = config.with_trained_prompts(set(config.trained_prompts or ()) | taught)
+    engine.generator.config = config
+    engine.config = dataclasses.replace(engine.config, generator=config)
 
 
 def share_frame_encoder(engine) -> None:

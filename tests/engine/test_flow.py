@@ -1,19 +1,28 @@
 """The flow-matching objective: rectified-flow loss, condition dropout, masking, learning."""
 
+import dataclasses
+
 import pytest
 import torch
 
 from foleystudio.engine.conditions import ConditionInputs
-from foleystudio.engine.flow import DEFAULT_FLOW, FlowConfig, flow_matching_loss, sample_rows, sample_timesteps
+from foleystudio.engine.flow import (
+    DEFAULT_FLOW,
+    FlowConfig,
+    flow_config_for,
+    flow_matching_loss,
+    sample_rows,
+    sample_timesteps,
+)
 from foleystudio.engine.model import TINY_GENERATOR, FoleyGenerator
 
 CHANNELS = TINY_GENERATOR.latent_channels
 
 
-def build(seed=0) -> FoleyGenerator:
+def build(seed=0, prediction="velocity") -> FoleyGenerator:
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return FoleyGenerator(TINY_GENERATOR)
+        return FoleyGenerator(dataclasses.replace(TINY_GENERATOR, prediction=prediction))
 
 
 def item(model, seconds=1.0, seed=0, video=True, text="footsteps on gravel") -> ConditionInputs:
@@ -89,6 +98,45 @@ def test_timestep_samplers():
     assert ((logit - 0.5).abs() < 0.25).float().mean() > ((uniform - 0.5).abs() < 0.25).float().mean() + 0.1
     with pytest.raises(ValueError, match="time_sampling"):
         FlowConfig(time_sampling="cosine")
+
+
+def test_data_predictors_train_with_times_shifted_towards_the_noise_end():
+    """Their clean-latent error is weighted 1 / (1 - t)^2 in velocity space; the shift keeps the
+    noisy end, where the text decides the sound, from being drowned out (flow module docstring)."""
+    assert flow_config_for("velocity") == DEFAULT_FLOW
+    shifted = flow_config_for("data")
+    assert shifted.logit_mean == pytest.approx(-0.8) and shifted.logit_std == pytest.approx(0.8)
+    means = {}
+    for prediction in ("velocity", "data"):
+        model = build(prediction=prediction)
+        items = [item(model, 0.25, seed=s, video=False) for s in range(400)]
+        with torch.no_grad():
+            _, stats = flow_matching_loss(model, data(400, 6), items, torch.Generator().manual_seed(3))
+        means[prediction] = stats.mean_t
+    assert means["velocity"] == pytest.approx(0.5, abs=0.03)
+    assert means["data"] == pytest.approx(0.33, abs=0.03)  # E[sigmoid(-0.8 + 0.8 n)]
+
+
+class _Oracle(torch.nn.Module):
+    """A DiT that returns the clean latent exactly: a perfect data predictor."""
+
+    def __init__(self, clean):
+        super().__init__()
+        self.clean = clean
+
+    def forward(self, x, t, cond):
+        return self.clean
+
+
+@pytest.mark.parametrize("logit_mean", [-2.0, 0.0, 4.0])  # 4.0: most times past 1 - 0.05
+def test_a_perfect_clean_estimate_scores_zero_loss_at_every_time(logit_mean):
+    model = build(prediction="data")
+    x = data(8, 10)
+    model.dit = _Oracle(x)
+    items = [item(model, seed=s, video=False) for s in range(8)]
+    config = FlowConfig(logit_mean=logit_mean, logit_std=0.5)
+    loss, stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(0), config)
+    assert loss.item() == pytest.approx(0.0, abs=1e-8), stats.mean_t
 
 
 def test_padded_frames_are_masked_out_of_the_loss():

@@ -94,6 +94,20 @@ def test_old_model_folders_read_as_velocity_predictors_and_predictions_are_check
         dataclasses.replace(TINY_GENERATOR, prediction="noise")
 
 
+def test_trained_prompts_round_trip_and_old_folders_read_as_not_recorded():
+    stored = TINY_GENERATOR.to_dict()
+    assert stored["trained_prompts"] is None
+    del stored["trained_prompts"]  # a config.json written before the field existed
+    assert GeneratorConfig.from_dict(stored).trained_prompts is None
+    taught = TINY_GENERATOR.with_trained_prompts({"text", "video"})
+    assert taught.trained_prompts == ("video", "text")  # canonical order
+    assert GeneratorConfig.from_dict(taught.to_dict()) == taught
+    assert TINY_GENERATOR.with_trained_prompts(()).trained_prompts == ()
+    for wrong in (("speech",), "text"):
+        with pytest.raises(ValueError, match="trained_prompts"):
+            dataclasses.replace(TINY_GENERATOR, trained_prompts=wrong)
+
+
 def test_a_data_predicting_generator_turns_its_clean_estimate_into_the_flow_velocity(monkeypatch):
     model = build(config=dataclasses.replace(TINY_GENERATOR, prediction="data"))
     frames = model.latent_frames_for(1.0)

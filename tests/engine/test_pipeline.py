@@ -83,6 +83,23 @@ def test_a_reference_that_is_not_audio_is_a_clear_error(engine, tmp_path):
         run_to_end(generate(engine, request(reference_audio=notes)))
 
 
+def test_a_prompt_the_model_was_never_trained_with_is_refused_by_name(tmp_path):
+    taught = build_engine(TINY)
+    config = taught.generator.config.with_trained_prompts({"text", "video"})
+    taught.generator.config = config
+    taught.config = dataclasses.replace(taught.config, generator=config)
+    reference = make_audio(tmp_path / "ref.wav", seconds=1.0, rate=44100)
+    with pytest.raises(UserInputError, match="not trained with a reference sound: clear the reference sound"):
+        run_to_end(generate(taught, request(reference_audio=reference)))
+    (take,) = run_to_end(generate(taught, request()))  # text only: trained
+    assert np.isfinite(take.audio).all()
+    # The folder keeps what it was taught, and the loaded model refuses the same.
+    loaded = load_engine(str(save_engine(taught, tmp_path / "taught", "test model")), "cpu")
+    assert loaded.generator.config.trained_prompts == ("video", "text")
+    with pytest.raises(UserInputError, match="reference sound"):
+        run_to_end(generate(loaded, request(reference_audio=reference)))
+
+
 def test_saved_model_loads_strictly_and_generates_the_same(engine, tmp_path):
     folder = save_engine(engine, tmp_path / "tiny-model", "a tiny untrained test model")
     loaded = load_engine(str(folder), "cpu")

@@ -11,6 +11,7 @@ from foleystudio.audio.wav import write_wav
 from foleystudio.training.evaluate import (
     classifier_embedding,
     codec_scores,
+    curve_bias_lu,
     curve_mae_lu,
     evaluate_model,
     frechet_distance,
@@ -33,6 +34,17 @@ def test_three_db_offset_is_three_lu():
     target = LoudnessCurve.uniform(np.full(12, -30.0), np.full(12, -25.0))
     louder = LoudnessCurve.uniform(np.full(12, -27.0), np.full(12, -22.0))
     assert curve_mae_lu(target, louder) == pytest.approx(3.0)
+
+
+def test_bias_is_the_signed_offset_on_the_scored_frames():
+    target = np.array([[-30.0, -30.0, -65.0], [-30.0, -30.0, -30.0]])
+    measured = np.array([[-36.0, -34.0, 0.0], [-24.0, -32.0, -33.0]])
+    # Scored: -6, -4, +6, -2, -3 (the -65 LUFS frame is not); MAE counts magnitudes, bias signs.
+    assert curve_bias_lu(target, measured) == pytest.approx(-9 / 5)
+    assert curve_mae_lu(target, measured) == pytest.approx(21 / 5)
+    quieter = LoudnessCurve.uniform(np.full(12, -36.0), np.full(12, -36.0))
+    flat = LoudnessCurve.uniform(np.full(12, -30.0), np.full(12, -30.0))
+    assert curve_bias_lu(flat, quieter) == pytest.approx(-6.0) == -curve_mae_lu(flat, quieter)
 
 
 def test_frames_below_minus_sixty_are_ignored():
@@ -155,6 +167,7 @@ def test_evaluate_model_smoke_on_a_fake_index(tmp_path):
     metrics = report["metrics"]
     # Conformance is DSP: after it the take is much closer to the curve than the raw noise was.
     assert metrics["curve_mae_conformed_lu"] < metrics["curve_mae_raw_lu"]
+    assert abs(metrics["curve_bias_raw_lu"]) <= metrics["curve_mae_raw_lu"]
     assert 0.0 <= metrics["av_align_generated"] <= 1.0
     assert metrics["lufs_predictor_mae_lu"] >= 0.0
     assert set(report["per_category"]["curve_mae_raw_lu"]) == {"footsteps", "tone"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -52,6 +54,9 @@ def test_dit_task_learns_on_cached_features_and_exports(tmp_path):
     assert task.items[0].on_screen_ids == tuple(engine.generator.tokenize("on screen: footsteps on gravel"))
     assert task.items[0].off_screen_ids == tuple(engine.generator.tokenize("off screen: footsteps on gravel"))
     assert all(engine.tokenizer.is_known(word) for word in ("on", "screen", "off", "footsteps"))
+    # Captions but no picture (video probability 0) and no reference sounds: only text is taught.
+    assert engine.generator.config.trained_prompts == ("text",)
+    assert engine.config.generator.trained_prompts == ("text",)
     result = train(task, TrainConfig(steps=30, lr=2e-3, **QUICK), tmp_path / "run", device="cpu")
     early, late = _early_late(result)
     assert late < 0.9 * early
@@ -60,6 +65,7 @@ def test_dit_task_learns_on_cached_features_and_exports(tmp_path):
     loaded = load_engine(folder, "cpu")
     assert _same_weights(loaded.generator, engine.generator)
     assert loaded.tokenizer == tokenizer
+    assert loaded.generator.config.trained_prompts == ("text",)
 
 
 def _synthetic_pairs(count: int, frames: int = 12, size: int = 32):
@@ -159,6 +165,7 @@ def test_dit_crops_with_video_see_the_rendered_pair_as_the_pipeline_would():
 
     engine, items, seeds = _exact_items()
     task = DiTTask(engine, items, crop_seconds=1.0, video_probability=1.0)
+    assert engine.generator.config.trained_prompts == ("video", "text")
     rate = engine.generator.latent_rate
     start = 17  # a latent frame that does not fall on a video frame boundary
     latent, inputs = task._crop(task.items[1], start, with_video=True)
@@ -251,6 +258,11 @@ def test_the_training_chain_lufs_then_dit_from_it_with_the_shared_frame_encoder(
                               "--preset", "tiny", *quick])
     assert args.run(args) == 0
     lufs_model = load_engine(tmp_path / "lufs" / "model", "cpu")
+    # Even if the starting folder claimed every prompt, a fresh DiT is taught only what its data has.
+    config_file = tmp_path / "lufs" / "model" / "config.json"
+    stored = json.loads(config_file.read_text())
+    stored["config"]["generator"]["trained_prompts"] = ["video", "text", "audio"]
+    config_file.write_text(json.dumps(stored))
     args = parser.parse_args(["train", "dit", "--from", str(tmp_path / "lufs" / "model"), "--share-frame-encoder",
                               "--video-probability", "1", "--data", str(tmp_path / "cache"), "--out",
                               str(tmp_path / "dit"), *quick])
@@ -259,5 +271,6 @@ def test_the_training_chain_lufs_then_dit_from_it_with_the_shared_frame_encoder(
     assert _same_weights(dit_model.lufs_predictor, lufs_model.lufs_predictor)  # kept as it came
     assert _same_weights(dit_model.video_encoder, lufs_model.lufs_predictor.encoder)  # shared and frozen
     assert not _same_weights(dit_model.generator, lufs_model.generator)
+    assert dit_model.generator.config.trained_prompts == ("video", "text")
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "dit", "--data", "x", "--out", "y", "--video-probability", "1.5"])
