@@ -50,6 +50,8 @@ class ModelEntry:
     size_bytes: int
     valid: bool
     problem: str = ""  # why it cannot be used; empty when valid
+    # The prompts its DiT was trained with (GeneratorConfig.trained_prompts); None = not recorded.
+    trained_prompts: tuple[str, ...] | None = None
 
 
 def bundled_models_dir() -> Path:
@@ -91,10 +93,11 @@ def _model_folders(root: Path) -> list[Path]:
 def inspect_model(folder: str | Path, source: ModelSource = ModelSource.PATH) -> ModelEntry:
     """A registry entry for ``folder``, checked without loading weights; problems make it invalid."""
     folder = Path(folder)
-    description = ""
+    description, trained_prompts = "", None
     try:
         manifest = verify_model_folder(folder)
         description = _config_description(manifest.config)
+        trained_prompts = _trained_prompts(manifest.config)
         problem = ""
     except ModelError as error:
         problem = str(error)
@@ -107,7 +110,14 @@ def inspect_model(folder: str | Path, source: ModelSource = ModelSource.PATH) ->
         size_bytes=_size_on_disk(folder),
         valid=not problem,
         problem=problem,
+        trained_prompts=trained_prompts,
     )
+
+
+def _trained_prompts(config: Mapping[str, object]) -> tuple[str, ...] | None:
+    generator = config.get("generator")
+    prompts = generator.get("trained_prompts") if isinstance(generator, Mapping) else None
+    return tuple(str(name) for name in prompts) if isinstance(prompts, list | tuple) else None
 
 
 def _config_description(config: Mapping[str, object]) -> str:

@@ -23,6 +23,7 @@ from foleystudio.engine.builder import PRESET_PREFIX
 from foleystudio.engine.config import PRESETS
 
 NO_MODEL_TEXT = "no trained model installed"
+TRAINED_PROMPTS_ROLE = Qt.ItemDataRole.UserRole + 1  # a model item's `ModelEntry.trained_prompts`
 
 
 def new_model_combo(parent: QWidget) -> QComboBox:
@@ -59,6 +60,7 @@ def _add_installed_models(combo: QComboBox, entries: list) -> None:
         combo.addItem(entry.name if entry.valid else f"{entry.name} (broken)", entry.name)
         tip = entry.description if entry.valid else entry.problem
         combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        combo.setItemData(combo.count() - 1, entry.trained_prompts, TRAINED_PROMPTS_ROLE)
         if not entry.valid:
             _disable_item(combo, combo.count() - 1)
 
@@ -91,6 +93,13 @@ def fill_models(combo: QComboBox) -> bool:
     finally:
         combo.blockSignals(blocked)
     return bool(usable)
+
+
+def takes_reference_sounds(combo: QComboBox) -> bool:
+    """Whether the chosen model can use a reference sound: False only for a model whose folder says
+    its DiT was never trained with one (the pipeline would refuse the request)."""
+    trained = combo.currentData(TRAINED_PROMPTS_ROLE)
+    return trained is None or "audio" in trained
 
 
 def fill_devices(combo: QComboBox) -> None:

@@ -46,6 +46,7 @@ class PromptPanelWidgets:
         form = QFormLayout(self.form_widget)
         self._build_prompts(form)
         form.addRow("Reference sound", self._build_reference())
+        form.addRow("", self.reference_hint)
         self._build_follow_video(form)
         self._build_sliders(form)
         form.addRow("Seed", self._build_seed())
@@ -80,7 +81,19 @@ class PromptPanelWidgets:
         self.reference_choose.clicked.connect(self.choose_reference)
         self.reference_play.clicked.connect(self._play_reference)
         self.reference_clear.clicked.connect(lambda: self._edit("Clear reference sound", reference_audio=None))
+        self.reference_hint = QLabel("This model was not trained with reference sounds, so it cannot use one.", self)
+        self.reference_hint.setObjectName("reference_hint")
+        self.reference_hint.setWordWrap(True)
+        self.reference_hint.setVisible(False)
         return self.reference_picker
+
+    def show_reference_support(self) -> None:
+        """Grey out the reference sound and its guidance for a model never trained with one: the
+        pipeline would refuse the request (`pipeline.check_prompts_trained`)."""
+        usable = pickers.takes_reference_sounds(self.model_combo)
+        self.reference_picker.setEnabled(usable)
+        self.sliders["audio_guidance"].setEnabled(usable)
+        self.reference_hint.setVisible(not usable)
 
     def _build_follow_video(self, form: QFormLayout) -> None:
         self.follow_video = QCheckBox("Follow the picture", self)
@@ -118,6 +131,7 @@ class PromptPanelWidgets:
     def _build_pickers(self) -> None:
         self.model_combo = pickers.new_model_combo(self)
         self.model_combo.currentIndexChanged.connect(lambda _index: self._announce(self.model_changed, self.model()))
+        self.model_combo.currentIndexChanged.connect(lambda _index: self.show_reference_support())
         self.model_hint = QLabel("No trained model installed.", self)
         self.model_hint.setObjectName("model_hint")
         self.model_hint.setWordWrap(True)

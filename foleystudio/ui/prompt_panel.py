@@ -115,6 +115,7 @@ class PromptPanel(PromptPanelWidgets, QWidget):
     def refresh_models(self) -> None:
         """Fill the model picker from the registry: installed models, then the untrained presets."""
         usable = pickers.fill_models(self.model_combo)
+        self.show_reference_support()  # filling is silent: no currentIndexChanged to do it
         self.model_hint.setVisible(not usable)
         self.model_hint.setText("No trained model installed: the untrained presets only make noise. Install a "
                                 f"model folder in {registry.user_models_dir()}.")
@@ -214,7 +215,8 @@ class PromptPanel(PromptPanelWidgets, QWidget):
 
     # ---- drag and drop of a reference sound ----------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
-        if self._shown_layer() is not None and dropped_file(event.mimeData()) is not None:
+        if (self._shown_layer() is not None and self.reference_picker.isEnabled()
+                and dropped_file(event.mimeData()) is not None):
             event.acceptProposedAction()
         else:
             event.ignore()
