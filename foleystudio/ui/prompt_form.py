@@ -87,11 +87,15 @@ class PromptPanelWidgets:
         self.reference_hint.setVisible(False)
         return self.reference_picker
 
+    def takes_reference_sounds(self) -> bool:
+        return pickers.takes_reference_sounds(self.model_combo)
+
     def show_reference_support(self) -> None:
-        """Grey out the reference sound and its guidance for a model never trained with one: the
-        pipeline would refuse the request (`pipeline.check_prompts_trained`)."""
-        usable = pickers.takes_reference_sounds(self.model_combo)
-        self.reference_picker.setEnabled(usable)
+        """For a model never trained with a reference sound (the pipeline would refuse the request,
+        `pipeline.check_prompts_trained`): no choosing one, its guidance greyed out, and a line
+        saying why. Clear stays usable, so a reference set under another model can be removed."""
+        usable = self.takes_reference_sounds()
+        self.reference_choose.setEnabled(usable)
         self.sliders["audio_guidance"].setEnabled(usable)
         self.reference_hint.setVisible(not usable)
 

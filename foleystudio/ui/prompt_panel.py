@@ -215,7 +215,7 @@ class PromptPanel(PromptPanelWidgets, QWidget):
 
     # ---- drag and drop of a reference sound ----------------------------------------------------------
     def dragEnterEvent(self, event) -> None:
-        if (self._shown_layer() is not None and self.reference_picker.isEnabled()
+        if (self._shown_layer() is not None and self.takes_reference_sounds()
                 and dropped_file(event.mimeData()) is not None):
             event.acceptProposedAction()
         else:

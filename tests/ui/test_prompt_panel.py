@@ -266,24 +266,28 @@ def test_model_picker_lists_installed_models(qtbot, panel, monkeypatch, tmp_path
         panel.model_combo.setCurrentIndex(panel.model_combo.findData("preset:tiny"))
 
 
-def test_a_model_never_trained_with_reference_sounds_greys_them_out(panel, session, monkeypatch, tmp_path):
+def test_a_model_never_trained_with_reference_sounds_greys_them_out(qtbot, panel, session, monkeypatch, tmp_path):
     taught = registry.ModelEntry(name="foley-small", path=tmp_path, source=registry.ModelSource.USER,
                                  description="trained", size_bytes=1, valid=True, trained_prompts=("video", "text"))
     monkeypatch.setattr(registry, "list_models", lambda: [taught])
     panel.model_combo.setCurrentIndex(-1)
     panel.refresh_models()
     assert panel.model() == "foley-small"
-    assert not panel.reference_picker.isEnabled() and not panel.sliders["audio_guidance"].isEnabled()
+    assert not panel.reference_choose.isEnabled() and not panel.sliders["audio_guidance"].isEnabled()
     assert not panel.reference_hint.isHidden() and "not trained with reference sounds" in panel.reference_hint.text()
     assert panel.on_screen_prompt.isEnabled()  # only the reference is greyed out
     path = tmp_path / "gravel.wav"
     write_wav(path, np.full((2, RATE), 0.1, np.float32), RATE, bit_depth=24)
     assert not drop(panel, path) and steps(session).reference_audio is None  # nor can one be dropped
     panel.set_model("preset:tiny")  # presets record nothing: no check
-    assert panel.reference_picker.isEnabled() and panel.sliders["audio_guidance"].isEnabled()
+    assert panel.reference_choose.isEnabled() and panel.sliders["audio_guidance"].isEnabled()
     assert panel.reference_hint.isHidden()
+    assert drop(panel, path) and steps(session).reference_audio is not None
     panel.set_model("foley-small")
-    assert not panel.reference_choose.isEnabled()
+    # A reference set under another model can still be removed here.
+    assert not panel.reference_choose.isEnabled() and panel.reference_clear.isEnabled()
+    qtbot.mouseClick(panel.reference_clear, Qt.MouseButton.LeftButton)
+    assert steps(session).reference_audio is None
 
 
 def test_installed_model_entries_carry_the_prompts_their_dit_was_trained_with():
