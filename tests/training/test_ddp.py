@@ -49,13 +49,27 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_two_process_gloo_step(tmp_path: Path):
-    script = tmp_path / "ddp_task.py"
+# Gloo's teardown race: a rank can still abort from a C++ thread while the process group is destroyed
+# after a finished run (twice in many CI runs, even with the barrier `_leave_process_group` adds).
+GLOO_TEARDOWN_ABORT = "terminate called without an active exception"
+
+
+def _run_two_ranks(folder: Path) -> subprocess.CompletedProcess:
+    script = folder / "ddp_task.py"
     script.write_text(SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1",
-               "--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(script), str(tmp_path)]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+               "--master_addr=127.0.0.1", f"--master_port={_free_port()}", str(script), str(folder)]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_two_process_gloo_step(tmp_path: Path):
+    done = _run_two_ranks(tmp_path)
+    if done.returncode != 0 and GLOO_TEARDOWN_ABORT in done.stderr:
+        # One fresh try for that upstream race only; any other failure, or the race twice, fails.
+        tmp_path = tmp_path / "again"
+        tmp_path.mkdir()
+        done = _run_two_ranks(tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     for name, value in rank0["weights"].items():
