@@ -109,6 +109,19 @@ class GeneratorConfig:
         return replace(self, trained_prompts=tuple(prompts))
 
 
+def prompt_trained(trained_prompts: Sequence[str] | None, modality: str) -> bool:
+    """Whether a model whose `GeneratorConfig.trained_prompts` is ``trained_prompts`` can take the
+    ``modality`` prompt; None (not recorded) takes every prompt."""
+    return trained_prompts is None or modality in trained_prompts
+
+
+def _as_time(t, like: torch.Tensor) -> torch.Tensor:
+    """A time (number or tensor) as float32 on ``like``'s device."""
+    if not isinstance(t, torch.Tensor):
+        t = torch.tensor(float(t), device=like.device)
+    return t.to(device=like.device, dtype=torch.float32)
+
+
 TINY_GENERATOR = GeneratorConfig(TINY_DIT, TINY_CONDITIONERS)
 SMALL_GENERATOR = GeneratorConfig(SMALL_DIT, SMALL_CONDITIONERS)
 COMPACT_GENERATOR = GeneratorConfig(COMPACT_DIT, COMPACT_CONDITIONERS, prediction="data")  # width 192 < 256 channels
@@ -149,9 +162,7 @@ class FoleyGenerator(nn.Module):
 
     def velocity(self, x: torch.Tensor, t, cond: EncodedConditions) -> torch.Tensor:
         """x [B, C, T], t [B] (or a number) in [0, 1] -> velocity [B, C, T]."""
-        if not isinstance(t, torch.Tensor):
-            t = torch.tensor(float(t), device=x.device)
-        t = t.to(device=x.device, dtype=torch.float32)
+        t = _as_time(t, x)
         out = self.dit(x, t, cond)
         if self.config.prediction == "velocity":
             return out
@@ -168,9 +179,7 @@ class FoleyGenerator(nn.Module):
         """
         if self.config.prediction == "velocity":
             return x_data - noise
-        if not isinstance(t, torch.Tensor):
-            t = torch.tensor(float(t), device=x_t.device)
-        return (x_data - x_t) / self._gap(t.to(device=x_t.device, dtype=torch.float32), x_t)
+        return (x_data - x_t) / self._gap(_as_time(t, x_t), x_t)
 
     @staticmethod
     def _gap(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

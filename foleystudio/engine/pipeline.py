@@ -35,6 +35,7 @@ from foleystudio.engine.long_takes import (
     Window,
     long_take,
 )
+from foleystudio.engine.model import prompt_trained
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import NoiseStream, SamplerConfig, Step, sample
 from foleystudio.engine.video_features import iter_video_windows
@@ -135,9 +136,7 @@ def check_prompts_trained(engine: Engine, request: GenerationRequest) -> None:
     """Refuse a prompt the model was never trained with (`GeneratorConfig.trained_prompts`): its
     encoder still has random weights, so it would spoil the take rather than guide it."""
     trained = engine.generator.config.trained_prompts
-    if trained is None:
-        return
-    untrained = [name for name in _PROMPT_NAMES if name in request.modalities and name not in trained]
+    untrained = [name for name in _PROMPT_NAMES if name in request.modalities and not prompt_trained(trained, name)]
     if untrained:
         raise UserInputError(
             f"model {engine.model_id!r} was not trained with {_PROMPT_NAMES[untrained[0]]}: "

@@ -21,6 +21,7 @@ from foleystudio.engine import device as devices
 from foleystudio.engine import registry
 from foleystudio.engine.builder import PRESET_PREFIX
 from foleystudio.engine.config import PRESETS
+from foleystudio.engine.model import prompt_trained
 
 NO_MODEL_TEXT = "no trained model installed"
 TRAINED_PROMPTS_ROLE = Qt.ItemDataRole.UserRole + 1  # a model item's `ModelEntry.trained_prompts`
@@ -98,8 +99,7 @@ def fill_models(combo: QComboBox) -> bool:
 def takes_reference_sounds(combo: QComboBox) -> bool:
     """Whether the chosen model can use a reference sound: False only for a model whose folder says
     its DiT was never trained with one (the pipeline would refuse the request)."""
-    trained = combo.currentData(TRAINED_PROMPTS_ROLE)
-    return trained is None or "audio" in trained
+    return prompt_trained(combo.currentData(TRAINED_PROMPTS_ROLE), "audio")
 
 
 def fill_devices(combo: QComboBox) -> None:
