@@ -10,9 +10,12 @@ Per channel and frame k (frames of the measured curve):
 * **goal**: ``before[k] + adherence * (target[k] - before[k])`` in LUFS. Adherence 1 matches the
   target, 0 leaves the take as it is, 0.5 moves it halfway in dB.
 * **gain**: ``goal - before``, clamped to [-MAX_CUT_DB, +MAX_BOOST_DB]. A frame whose take is
-  below SILENCE_LUFS (-60 LUFS: silence, or the noise floor of a quiet stretch) is never boosted,
-  because boosting it would only make noise audible; it may be cut. Such frames are counted in
-  ``ConformanceResult.silent_frames`` and left out of ``max_deviation_lu``.
+  below SILENCE_LUFS (-60 LUFS: a gap, a tail, or near-silence) is boosted by at most QUIET_BOOST_DB
+  (20 dB): enough to carry a tail or a bed up to a quiet curve, never enough to turn near-silence
+  into a foreground sound, which would only make the take's residue audible. A frame the meter
+  reads at its floor (-70 LUFS) has nothing to measure and is never boosted. Any of them may be
+  cut. Frames below SILENCE_LUFS are counted in ``ConformanceResult.silent_frames`` and left out
+  of ``max_deviation_lu``.
 * **gain curve** (dB per sample): the frame gains as steps at the frame boundaries, each step turned
   into a linear ramp centred on its boundary. Steps up to STEP_DB (6 dB) get a ramp one frame long
   (so a smooth target gives a gain that is linear between frame centres, with no staircase); larger
@@ -26,6 +29,13 @@ Per channel and frame k (frames of the measured curve):
   real, and the model's remaining error per frame is fed back into the next solve. Up to
   MAX_PASSES real measurements, stopping once no frame gain moves by more than CONVERGED_DB;
   one or two passes in practice.
+* **limiter make-up**: where the true-peak limiter then takes a frame below its goal (a take
+  spikier than the sound the curve was drawn from cannot be that loud under the ceiling), the
+  shortfall is added to that frame's aim and the take is conformed and limited again, up to
+  MAKEUP_PASSES times, as a loudness normaliser does. The make-up is capped at LIMITER_MAKEUP_DB
+  (3 dB) per frame, so it costs transients at most about that much more limiting; a target
+  further out of reach stays short of it and shows as a deviation. Adherence 0 asks for no
+  loudness, so it gets no make-up.
 
 Target curves of any frame rate are resampled to the take's frames (energy mean, see
 ``LoudnessCurve.resample``). The target must start at 0 s and cover the take; a target that ends
@@ -52,9 +62,17 @@ from foleystudio.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
-# Frames of the take below this are silence or noise floor: never boosted (that only makes noise).
+# Frames of the take below this are gaps, tails or near-silence: boosted at most QUIET_BOOST_DB, so
+# a quiet curve can be met but near-silence never becomes a foreground sound (that only makes the
+# residue audible). Frames at the meter's floor hold nothing measurable and are never boosted.
 SILENCE_LUFS = -60.0
+QUIET_BOOST_DB = 20.0
 MAX_BOOST_DB = 40.0
+# Extra gain (dB per frame) to win back loudness the true-peak limiter took, and how many times
+# the take is conformed and limited again to find it.
+LIMITER_MAKEUP_DB = 3.0
+MAKEUP_PASSES = 3
+MAKEUP_TOLERANCE_DB = 0.05  # shortfalls and changes smaller than this are left alone
 # Cuts may go much deeper than boosts: cutting never makes noise audible, a target at the -70 LUFS
 # floor asks for silence, and a generated take can come out far too loud (an untrained or
 # out-of-range decode of +40 LUFS has been seen from the tiny test preset).
@@ -123,10 +141,8 @@ def conform_to_curve(
     target_on_frames = _target_on_frames(target, len(before), samples.shape[1] / rate)
     goal = _goal(before, target_on_frames, adherence)
     grid = _FrameGrid(rate, samples.shape[1], len(before))
-    conformed, gain_db, measured, passes = _iterate(samples, rate, grid, before, goal)
-    limited = limit_and_measure(conformed, rate, ceiling_dbtp)
+    gain_db, limited, after, passes = _conform_and_limit(samples, rate, grid, before, goal, adherence, ceiling_dbtp)
     reduction = limited.reduction_db
-    after = loudness_curve(limited.audio, rate) if np.any(reduction) else measured
     deviation, silent = _deviation(before, target_on_frames, goal, after)
     logger.debug(
         "conformed %.1f s at adherence %.2f in %d pass(es): max deviation %.3f LU, limiter up to %.2f dB",
@@ -174,8 +190,9 @@ def _goal(before: LoudnessCurve, target: LoudnessCurve, adherence: float) -> Lou
 
 
 def _gain_limits(before: np.ndarray) -> tuple[float, np.ndarray]:
-    """(lowest, highest per frame) gain: silent frames may be cut but never boosted."""
-    return -MAX_CUT_DB, np.where(before >= SILENCE_LUFS, MAX_BOOST_DB, 0.0)
+    """(lowest, highest per frame) gain: quiet frames are boosted a little, frames at the floor not at all."""
+    quiet = np.where(before > FLOOR_LUFS, QUIET_BOOST_DB, 0.0)
+    return -MAX_CUT_DB, np.where(before >= SILENCE_LUFS, MAX_BOOST_DB, quiet)
 
 
 def _deviation(before, target, goal, after) -> tuple[float, int]:
@@ -187,26 +204,74 @@ def _deviation(before, target, goal, after) -> tuple[float, int]:
 
 
 # ---- the iteration -------------------------------------------------------------------------------
-def _iterate(samples, rate, grid, before, goal):
-    """Solve for frame gains, apply, measure, correct; returns (audio, gain dB, measured, passes).
+def _conform_and_limit(samples, rate, grid, before, goal, adherence, ceiling_dbtp):
+    """Conform, limit, and win back what the limiter took (see the module notes).
 
-    Frame gains are solved on ``_EnergyModel`` (cheap), the result is applied and measured for
-    real, and the model's error on each frame is carried into the next solve (defect
-    correction), so the real passes only have to fix what the model cannot see.
+    Returns (gain dB before the limiter, the limited take, its measured curve, measurements made).
     """
-    start, aim = _sides(before), _sides(goal)
+    aim = _sides(goal)
+    makeup = np.zeros_like(aim)
+    model = _LazyEnergyModel(samples, rate, grid)
+    passes, defect = 0, np.zeros_like(aim)
+    for attempt in range(1 + MAKEUP_PASSES):
+        # Each pass starts from the model's last known error, so it needs few real measurements.
+        conformed, gain_db, measured, used, defect = _iterate(samples, grid, before, aim + makeup, model, defect)
+        passes += used
+        limited = limit_and_measure(conformed, rate, ceiling_dbtp)
+        if not np.any(limited.reduction_db):
+            return gain_db, limited, measured, passes
+        after = loudness_curve(limited.audio, rate)
+        if adherence == 0.0 or attempt == MAKEUP_PASSES:
+            break
+        more = _more_makeup(makeup, aim, measured, after)
+        if np.max(np.abs(more - makeup)) < MAKEUP_TOLERANCE_DB:
+            break
+        makeup = more
+    return gain_db, limited, after, passes
+
+
+def _more_makeup(makeup: np.ndarray, aim: np.ndarray, measured: LoudnessCurve, after: LoudnessCurve) -> np.ndarray:
+    """Make-up per frame: the old one plus the shortfall where the limiter took loudness, capped."""
+    unlimited, limited = _sides(measured), _sides(after)
+    taken = unlimited - limited > MAKEUP_TOLERANCE_DB
+    shortfall = np.where(taken & (limited > FLOOR_LUFS), aim - limited, 0.0)
+    return np.clip(makeup + shortfall, 0.0, LIMITER_MAKEUP_DB)
+
+
+class _LazyEnergyModel:
+    """Builds ``_EnergyModel`` (one K-weighting pass) on first use and keeps it for later passes."""
+
+    def __init__(self, samples: np.ndarray, rate: int, grid: "_FrameGrid"):
+        self._arguments = (samples, rate, grid)
+        self._model = None
+
+    def get(self) -> "_EnergyModel":
+        if self._model is None:
+            self._model = _EnergyModel(*self._arguments)
+        return self._model
+
+
+def _iterate(samples, grid, before, aim, lazy_model, defect):
+    """Solve for frame gains, apply, measure, correct.
+
+    Returns (audio, gain dB, measured, passes, defect). Frame gains are solved on
+    ``_EnergyModel`` (cheap), the result is applied and measured for real, and the model's error
+    on each frame (the defect: real - predicted, starting from the one given) is carried into the
+    next solve (defect correction), so the real passes only have to fix what the model cannot see.
+    """
+    start = _sides(before)
     lowest, highest = _gain_limits(start)
     gains = np.clip(aim - start, lowest, highest)
     if not np.any(gains):
         # Nothing to do (adherence 0, or the take is on its goal): the audio stays bit-exact.
-        return samples.copy(), np.zeros(samples.shape, np.float32), before, 0
-    model = _EnergyModel(samples, rate, grid)
-    gains = model.solve(gains, aim, lowest, highest)
+        return samples.copy(), np.zeros(samples.shape, np.float32), before, 0, defect
+    model = lazy_model.get()
+    gains = model.solve(gains, aim - defect, lowest, highest)
     passes = 0
     while True:
         gain_db = grid.gain_curve(gains)
         conformed = _apply_gain(samples, gain_db)
-        measured = loudness_curve(conformed, rate)
+        measured = loudness_curve(conformed, grid.rate)
         passes += 1
         if passes == MAX_PASSES:
             break
@@ -217,7 +282,7 @@ def _iterate(samples, rate, grid, before, goal):
         if np.max(np.abs(corrected - gains)) < CONVERGED_DB:
             break
         gains = corrected
-    return conformed, gain_db, measured, passes
+    return conformed, gain_db, measured, passes, defect
 
 
 def _apply_gain(samples: np.ndarray, gain_db: np.ndarray) -> np.ndarray:
@@ -230,6 +295,7 @@ class _FrameGrid:
 
     def __init__(self, rate: int, samples: int, frames: int):
         hop = rate * FRAME_S
+        self.rate = rate
         # Frame k starts where the meter's window k starts (loudness_windows.WindowSums.starts).
         self.boundaries = np.floor(np.arange(1, frames) * hop + 0.5).astype(np.int64)
         self.samples = samples

@@ -5,8 +5,10 @@ stays silence, and bad input is a user error."""
 import numpy as np
 import pytest
 
-from foleystudio.audio.conformance import SILENCE_LUFS, conform_to_curve
+from foleystudio.audio import conformance
+from foleystudio.audio.conformance import LIMITER_MAKEUP_DB, QUIET_BOOST_DB, SILENCE_LUFS, conform_to_curve
 from foleystudio.audio.curve import LoudnessCurve
+from foleystudio.audio.limiter import limit_true_peak
 from foleystudio.audio.loudness import loudness_curve
 from foleystudio.audio.truepeak import true_peak_dbtp
 from foleystudio.errors import UserInputError
@@ -216,6 +218,84 @@ def test_silent_stretches_are_never_boosted():
     assert np.abs(result.audio[:, inner]).max() <= np.abs(take[:, inner]).max()
     assert result.silent_frames == 2 * 12
     assert result.max_deviation_lu <= 0.5  # the audible frames are still on target
+
+
+def quiet_gap_take(gap_db=-40.0):
+    """Noise (about -26 LUFS) with seconds 2-4 turned down by ``gap_db``: a tail or a gap."""
+    take = noise_take(swell=0.0)
+    take[:, 2 * RATE : 4 * RATE] *= 10.0 ** (gap_db / 20.0)
+    return take
+
+
+GAP_FRAMES = slice(13, 23)  # frames wholly inside the gap, clear of the ramps at its edges
+
+
+def test_quiet_stretches_are_lifted_onto_a_quiet_curve():
+    take = quiet_gap_take()
+    assert sides(loudness_curve(take, RATE))[:, GAP_FRAMES].max() < SILENCE_LUFS
+    result = conform_to_curve(take, RATE, curve(np.full(FRAMES, -52.0)), adherence=1.0)
+    after = sides(loudness_curve(result.audio, RATE))
+    assert np.abs(after[:, GAP_FRAMES] + 52.0).max() <= 0.5
+
+
+def test_quiet_stretches_are_lifted_at_most_20_db():
+    take = quiet_gap_take()
+    before = sides(loudness_curve(take, RATE))[:, GAP_FRAMES]
+    result = conform_to_curve(take, RATE, curve(np.full(FRAMES, -25.0)), adherence=1.0)
+    lift = sides(result.after)[:, GAP_FRAMES] - before
+    assert np.abs(lift - QUIET_BOOST_DB).max() <= 0.5  # lifted, but only so far
+    assert sides(result.after)[:, GAP_FRAMES].max() < -35.0  # near-silence did not become foreground
+    assert result.silent_frames >= 2 * 10  # and the shortfall is counted, not hidden
+
+
+def spiky_take_at_the_ceiling():
+    """Impacts scaled so that their true peak sits exactly on -1 dBTP: any boost needs the limiter."""
+    take = impact_take()
+    return (take * 10.0 ** ((-1.0 - true_peak_dbtp(take, RATE)) / 20.0)).astype(np.float32)
+
+
+def louder_than_the_peaks_allow(boost_db):
+    take = spiky_take_at_the_ceiling()
+    return take, LoudnessCurve.uniform(*(sides(loudness_curve(take, RATE)) + boost_db))
+
+
+def without_make_up(monkeypatch, take, target):
+    with monkeypatch.context() as patch:
+        patch.setattr(conformance, "MAKEUP_PASSES", 0)
+        return conform_to_curve(take, RATE, target, adherence=1.0)
+
+
+def test_limiter_make_up_wins_back_what_the_limiter_took(monkeypatch):
+    take, target = louder_than_the_peaks_allow(1.0)
+    result = conform_to_curve(take, RATE, target, adherence=1.0)
+    assert result.max_limiter_reduction_db > 2.0  # the limiter worked hard on the peaks
+    assert true_peak_dbtp(result.audio, RATE) <= -1.0
+    wanted = sides(target)
+    audible = wanted > SILENCE_LUFS
+    error = np.abs(sides(loudness_curve(result.audio, RATE)) - wanted)[audible]
+    assert error.max() <= 0.5
+    plain = without_make_up(monkeypatch, take, target)
+    assert np.abs(sides(plain.after) - wanted)[audible].max() > 0.5  # the limiter alone falls short
+
+
+def test_limiter_make_up_is_capped(monkeypatch):
+    take, target = louder_than_the_peaks_allow(12.0)  # far more than the peaks allow
+    result = conform_to_curve(take, RATE, target, adherence=1.0)
+    plain = without_make_up(monkeypatch, take, target)
+    assert true_peak_dbtp(result.audio, RATE) <= -1.0
+    extra = result.gain_db - plain.gain_db
+    # The cap is on each frame's aim; the solver may move a frame's gain a little further to offset
+    # a loud neighbour's ramp, so single samples can exceed it, the bulk of the take cannot.
+    assert 1.0 < np.median(extra) <= LIMITER_MAKEUP_DB + 0.05
+    assert extra.max() <= LIMITER_MAKEUP_DB + 1.5
+    assert result.max_deviation_lu > 0.5  # still short of the target, and it says so
+
+
+def test_adherence_zero_gets_no_limiter_make_up():
+    take = spiky_take_at_the_ceiling() * np.float32(2.0)  # 6 dB over the ceiling
+    result = conform_to_curve(take, RATE, curve(np.full(FRAMES, -20.0)), adherence=0.0)
+    assert not np.any(result.gain_db)
+    np.testing.assert_array_equal(result.audio, limit_true_peak(take, RATE)[0])
 
 
 def test_target_at_another_rate_is_resampled_to_the_frames():
