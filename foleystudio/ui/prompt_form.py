@@ -96,6 +96,7 @@ class PromptPanelWidgets:
         saying why. Clear stays usable, so a reference set under another model can be removed."""
         usable = self.takes_reference_sounds()
         self.reference_choose.setEnabled(usable)
+        self.reference_picker.set_accepting(usable)
         self.sliders["audio_guidance"].setEnabled(usable)
         self.reference_hint.setVisible(not usable)
 

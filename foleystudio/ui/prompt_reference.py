@@ -35,6 +35,8 @@ AUDIO_FILE_FILTER = "Audio files (*.wav *.bwf *.flac *.aif *.aiff *.caf *.ogg *.
 WAVEFORM_BINS = 240
 WAVEFORM_MAX_S = 300.0  # the picture of a long file only needs its first minutes
 NO_REFERENCE_TEXT = "None: drop an audio file here"
+# What an empty picker says under a model that takes no reference sound (it accepts no drop).
+NO_REFERENCE_UNUSABLE_TEXT = "None"
 
 
 class Waveform(QWidget):
@@ -120,6 +122,8 @@ class ReferencePicker(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.envelopes = EnvelopeCache()
+        self._empty_text = NO_REFERENCE_TEXT
+        self._empty = True
         self.name_label = QLabel(NO_REFERENCE_TEXT, self)
         self.name_label.setObjectName("reference_name")
         self.waveform = Waveform(self)
@@ -145,8 +149,9 @@ class ReferencePicker(QWidget):
 
     def show_reference(self, reference: MediaReference | None, path: Path | None) -> None:
         """Show ``reference`` (None: no reference), found at ``path`` (None: missing)."""
+        self._empty = reference is None
         if reference is None:
-            self.name_label.setText(NO_REFERENCE_TEXT)
+            self.name_label.setText(self._empty_text)
             self.name_label.setToolTip("")
         elif path is None:
             self.name_label.setText(f"{reference.name} (missing)")
@@ -157,3 +162,9 @@ class ReferencePicker(QWidget):
         self.waveform.set_envelope(None if path is None else self.envelopes.get(path))
         self.play_button.setEnabled(path is not None)
         self.clear_button.setEnabled(reference is not None)
+
+    def set_accepting(self, accepting: bool) -> None:
+        """Whether a reference sound can be chosen or dropped: an empty picker stops inviting a drop."""
+        self._empty_text = NO_REFERENCE_TEXT if accepting else NO_REFERENCE_UNUSABLE_TEXT
+        if self._empty:
+            self.name_label.setText(self._empty_text)

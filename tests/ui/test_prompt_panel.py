@@ -275,15 +275,17 @@ def test_a_model_never_trained_with_reference_sounds_greys_them_out(qtbot, panel
     assert panel.model() == "foley-small"
     assert not panel.reference_choose.isEnabled() and not panel.sliders["audio_guidance"].isEnabled()
     assert not panel.reference_hint.isHidden() and "not trained with reference sounds" in panel.reference_hint.text()
+    assert "drop" not in panel.reference_name.text()  # the empty picker no longer invites a drop
     assert panel.on_screen_prompt.isEnabled()  # only the reference is greyed out
     path = tmp_path / "gravel.wav"
     write_wav(path, np.full((2, RATE), 0.1, np.float32), RATE, bit_depth=24)
     assert not drop(panel, path) and steps(session).reference_audio is None  # nor can one be dropped
     panel.set_model("preset:tiny")  # presets record nothing: no check
     assert panel.reference_choose.isEnabled() and panel.sliders["audio_guidance"].isEnabled()
-    assert panel.reference_hint.isHidden()
+    assert panel.reference_hint.isHidden() and "drop an audio file" in panel.reference_name.text()
     assert drop(panel, path) and steps(session).reference_audio is not None
     panel.set_model("foley-small")
+    assert panel.reference_name.text() == "gravel.wav"  # a set reference keeps its name
     # A reference set under another model can still be removed here.
     assert not panel.reference_choose.isEnabled() and panel.reference_clear.isEnabled()
     qtbot.mouseClick(panel.reference_clear, Qt.MouseButton.LeftButton)
