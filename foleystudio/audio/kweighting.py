@@ -80,11 +80,17 @@ def kweighting_sos(sample_rate: float) -> np.ndarray:
 
 
 def kweighting_response_db(sample_rate: float, frequencies_hz) -> np.ndarray:
-    """Gain in dB of the K-weighting filter at ``frequencies_hz``."""
+    """Gain in dB of the K-weighting filter at ``frequencies_hz`` (-inf at 0 Hz: it is a high-pass)."""
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(kweighting_power_gain(sample_rate, frequencies_hz))
+
+
+def kweighting_power_gain(sample_rate: float, frequencies_hz) -> np.ndarray:
+    """|H(f)|^2 of the K-weighting filter at ``frequencies_hz`` (0 at 0 Hz)."""
     _, response = scipy.signal.sosfreqz(
         kweighting_sos(sample_rate), worN=np.asarray(frequencies_hz, dtype=float), fs=float(sample_rate)
     )
-    return 20.0 * np.log10(np.abs(response))
+    return np.abs(response) ** 2
 
 
 class KWeightingFilter:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import os
 from pathlib import Path
 
@@ -80,6 +81,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "evaluation runs on training pairs and is logged as train4_*")
     parser.add_argument("--video-probability", type=_probability, default=0.5, metavar="P",
                         help="dit: share of crops trained with their rendered AV-pair picture (default 0.5)")
+    parser.add_argument("--loudness-weight", type=_non_negative, default=0.0, metavar="W",
+                        help="dit: weight of the loudness-consistency loss, in LU, on the model's clean estimate "
+                             "(default 0: off; foley-small was fine-tuned with 0.02)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="continue from the run folder's last checkpoint (default)")
 
@@ -117,6 +121,16 @@ def _probability(text: str) -> float:
     return value
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0.0):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
 def _with_fresh_tokenizer(engine, captions):
     """The engine with a new generator whose tokenizer is trained on ``captions``; other components kept."""
     from foleystudio.engine.builder import build_engine
@@ -135,6 +149,8 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
     from foleystudio.errors import UserInputError
     from foleystudio.training import tasks
 
+    if kind != "dit" and args.loudness_weight > 0:
+        raise UserInputError("--loudness-weight trains the generator (dit) only")
     if kind == "lufs":
         pairs = tasks.load_lufs_pairs(data)
         if not pairs:
@@ -155,7 +171,7 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
     if getattr(args, "share_frame_encoder", False):  # only `train` has it; `finetune` keeps its encoder
         tasks.share_frame_encoder(engine)
     return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), data=info,
-                         video_probability=args.video_probability)
+                         video_probability=args.video_probability, loudness_weight=args.loudness_weight)
 
 
 def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool, warmup: int, note: str) -> int:
@@ -173,7 +189,9 @@ def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool,
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     step = load_ema_into(task, run_dir)
-    extra = f"- batch size {config.batch_size} x {config.grad_accum}, lr {config.lr:g}, EMA {config.ema_decay}{note}"
+    loudness = f", loudness weight {args.loudness_weight:g}" if args.loudness_weight else ""
+    extra = (f"- batch size {config.batch_size} x {config.grad_accum}, lr {config.lr:g}, EMA {config.ema_decay}"
+             f"{loudness}{note}")
     folder = task.export(run_dir / "model", steps=step, metrics=result.final_metrics, extra=extra, overwrite=True)
     print(f"trained {kind} for {step} steps: model folder {folder}")
     return 0

@@ -23,6 +23,14 @@ default, beyond Tri-Ergon) so the model also works when a request has no curve; 
 dropped. Every random draw comes from the caller's ``torch.Generator`` in a fixed order, so a
 batch and a seed give the same loss.
 
+Loudness consistency (optional, ``FlowConfig.loudness_weight`` > 0, beyond Tri-Ergon): the mean
+absolute difference in LU between the loudness of the clean latent the model estimates and that of
+the real one, per channel and latent frame where the real one is above ``loudness_floor_lufs``, is
+added to the loss with that weight. The loudness is read off the latent by the codec
+(``AudioCodec.latent_loudness_lufs``). A clean estimate averages over every sound that fits the
+conditions, and an averaged spectrum is flatter, hence quieter, than any one sound's (MODEL_CARD.md
+of foley-small): the flow loss alone does not mind, this term does.
+
 Items of different lengths share a batch: ``x_data`` is padded to the longest, ``lengths`` gives
 each item's real frame count; padded frames are masked out of self-attention and of the loss.
 """
@@ -30,7 +38,8 @@ each item's real frame count; padded frames are masked out of self-attention and
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -52,11 +61,15 @@ class FlowConfig:
     time_sampling: str = "logit_normal"
     logit_mean: float = 0.0
     logit_std: float = 1.0
+    loudness_weight: float = 0.0  # weight of the loudness-consistency term (0: off)
+    loudness_floor_lufs: float = -60.0  # frames of the real latent below this are not scored
 
     def __post_init__(self) -> None:
         for name in ("modality_drop", "all_drop", "lufs_drop"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"FlowConfig.{name} must be a probability, got {getattr(self, name)}")
+        if not (math.isfinite(self.loudness_weight) and self.loudness_weight >= 0.0):
+            raise ValueError(f"FlowConfig.loudness_weight must be >= 0, got {self.loudness_weight}")
         if self.time_sampling not in TIME_SAMPLINGS:
             raise ValueError(f"time_sampling must be one of {TIME_SAMPLINGS}, got {self.time_sampling!r}")
         if not self.logit_std > 0:
@@ -80,6 +93,7 @@ class FlowStats:
     mean_t: float
     task_counts: tuple[int, ...]  # rows per task id 0..7 after dropout
     lufs_kept: int
+    loudness_lu: float | None = None  # the loudness-consistency term before weighting (None: off)
 
 
 def sample_rows(
@@ -106,16 +120,21 @@ def sample_timesteps(count: int, generator: torch.Generator, config: FlowConfig 
 def flow_matching_loss(
     model, x_data: torch.Tensor, inputs: Sequence[ConditionInputs], generator: torch.Generator,
     config: FlowConfig | None = None, lengths: Sequence[int] | None = None,
+    latent_loudness: Callable[[torch.Tensor], torch.Tensor | None] | None = None,
 ) -> tuple[torch.Tensor, FlowStats]:
     """Rectified-flow loss of ``model`` (a `FoleyGenerator`) on latents x_data [B, C, T].
 
     inputs: one `ConditionInputs` per item. lengths: real frames per item (None = all T).
     config: None = the default for the model's prediction (`flow_config_for`).
+    latent_loudness: the codec's loudness read-out (`AudioCodec.latent_loudness_lufs`); needed when
+    ``config.loudness_weight`` > 0.
     Random numbers come from ``generator`` (any device; results are moved to x_data's device).
     """
     batch, _, frames = _check(x_data, inputs, lengths)
     if config is None:
         config = flow_config_for(model.config.prediction)
+    if config.loudness_weight > 0 and latent_loudness is None:
+        raise ValueError("a loudness weight needs the codec's loudness read-out (latent_loudness)")
     rows = sample_rows(inputs, generator, config)
     t = sample_timesteps(batch, generator, config).to(x_data.device, torch.float32)
     noise = torch.randn(x_data.shape, generator=generator, device=generator.device).to(x_data.device, x_data.dtype)
@@ -125,17 +144,34 @@ def flow_matching_loss(
         cond = EncodedConditions(cond.tokens, cond.token_mask, cond.frames, cond.globals, frame_mask)
     t_data = t[:, None, None].to(x_data.dtype)
     x_t = (1 - t_data) * noise + t_data * x_data
-    error = (model.velocity(x_t, t, cond) - model.velocity_target(x_data, noise, x_t, t)).float().square()
+    velocity = model.velocity(x_t, t, cond)
+    error = (velocity - model.velocity_target(x_data, noise, x_t, t)).float().square()
     if frame_mask is None:
         loss = error.mean()
     else:
         weights = frame_mask[:, None, :].to(error.dtype)
         loss = (error * weights).sum() / (weights.sum() * error.shape[1])
+    loudness = None
+    if config.loudness_weight > 0:
+        estimate = model.clean_estimate(x_t, t, velocity)
+        loudness = _loudness_error(latent_loudness(estimate), latent_loudness(x_data), frame_mask,
+                                   config.loudness_floor_lufs)
+        loss = loss + config.loudness_weight * loudness
     counts = [0] * TASK_COUNT
     for row in rows:
         counts[row.task] += 1
-    stats = FlowStats(float(loss.detach()), float(t.mean()), tuple(counts), sum(row.use_lufs for row in rows))
+    stats = FlowStats(float(loss.detach()), float(t.mean()), tuple(counts), sum(row.use_lufs for row in rows),
+                      None if loudness is None else float(loudness.detach()))
     return loss, stats
+
+
+def _loudness_error(estimated: torch.Tensor, real: torch.Tensor, frame_mask, floor_lufs: float) -> torch.Tensor:
+    """Mean |estimated - real| in LU over [B, 2, T] where the real latent is above the floor."""
+    scored = real.detach() > floor_lufs
+    if frame_mask is not None:
+        scored = scored & frame_mask[:, None, :]
+    difference = (estimated - real.detach()).abs() * scored
+    return difference.sum() / scored.sum().clamp(min=1)
 
 
 def _check(x_data, inputs, lengths) -> tuple[int, int, int]:

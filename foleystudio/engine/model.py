@@ -181,6 +181,15 @@ class FoleyGenerator(nn.Module):
             return x_data - noise
         return (x_data - x_t) / self._gap(_as_time(t, x_t), x_t)
 
+    def clean_estimate(self, x_t: torch.Tensor, t, velocity: torch.Tensor) -> torch.Tensor:
+        """The clean latent x1 that ``velocity`` (from `velocity` at x_t, t) points to: for a data
+        predictor exactly the network's output, for a velocity predictor x_t + (1 - t) v."""
+        t = _as_time(t, x_t)
+        if self.config.prediction == "velocity":
+            gap = (1.0 - t).reshape(-1, *([1] * (x_t.ndim - 1))) if t.ndim else 1.0 - t
+            return x_t + gap.to(x_t.dtype) * velocity
+        return x_t + self._gap(t, x_t) * velocity
+
     @staticmethod
     def _gap(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """1 - t floored, shaped to broadcast over ``like`` [B, C, T].

@@ -34,6 +34,7 @@ from torch import nn
 from foleystudio.engine.codec.learned import LearnedCodec, LearnedCodecConfig
 from foleystudio.engine.config import EngineConfig, codec_latent
 from foleystudio.engine.request import compose_caption
+from foleystudio.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 
@@ -226,12 +227,13 @@ class DiTTask(_Task):
     component = "generator"
 
     def __init__(self, engine, items: Sequence, val_items: Sequence = (), crop_seconds: float = 10.0,
-                 data: DataInfo = DataInfo(), video_probability: float = 0.0) -> None:
+                 data: DataInfo = DataInfo(), video_probability: float = 0.0, loudness_weight: float = 0.0) -> None:
         super().__init__(engine, data)
         if not items:
             raise ValueError("DiT training needs at least one cached item")
         if not 0.0 <= video_probability <= 1.0:
             raise ValueError(f"video probability must be in [0, 1], got {video_probability}")
+        self.flow_config = _flow_config(engine, loudness_weight)
         self.crop_frames = max(1, math.ceil(crop_seconds * engine.generator.latent_rate))
         self.video_probability = video_probability
         # The frame encoder is frozen here (Tri-Ergon's video encoder is a frozen pretrained model;
@@ -357,8 +359,12 @@ class DiTTask(_Task):
         from foleystudio.engine.flow import flow_matching_loss
 
         loss, stats = flow_matching_loss(self.engine.generator, batch.latents.to(self.device), batch.inputs,
-                                         generator, lengths=batch.lengths)
-        return loss, {"mean_t": stats.mean_t}
+                                         generator, self.flow_config, lengths=batch.lengths,
+                                         latent_loudness=self.engine.codec.latent_loudness_lufs)
+        logged = {"mean_t": stats.mean_t}
+        if stats.loudness_lu is not None:
+            logged["loudness_lu"] = stats.loudness_lu
+        return loss, logged
 
     def evaluate(self, generator):
         from foleystudio.engine.flow import FlowConfig, flow_matching_loss
@@ -369,6 +375,18 @@ class DiTTask(_Task):
         loss, _ = flow_matching_loss(self.engine.generator, batch.latents.to(self.device), batch.inputs,
                                      generator, config, lengths=batch.lengths)
         return {f"{self.eval_prefix}_flow_loss": float(loss)}
+
+
+def _flow_config(engine, loudness_weight: float):
+    """The objective for this generator, with the loudness-consistency term at ``loudness_weight``."""
+    from foleystudio.engine.flow import flow_config_for
+
+    config = dataclasses.replace(flow_config_for(engine.generator.config.prediction), loudness_weight=loudness_weight)
+    probe = torch.zeros(1, engine.codec.latent_channels, 1)
+    if loudness_weight > 0 and engine.codec.latent_loudness_lufs(probe) is None:
+        raise UserInputError(f"a loudness weight needs a codec that reads loudness off its latent; "
+                             f"{type(engine.codec).__name__} does not (use the analytic codec, or weight 0)")
+    return config
 
 
 def record_trained_prompts(engine, taught: set[str]) -> None:

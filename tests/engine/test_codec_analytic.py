@@ -126,3 +126,52 @@ def test_config_is_checked():
         AnalyticCodecConfig(stft_hop=2048, n_fft=2048)
     assert AnalyticCodec().latent_channels == 2 * 64 * 4
     assert math.isclose(AnalyticCodec().latent_rate, 21.533, abs_tol=1e-3)
+
+
+# ---- loudness read off the latent ------------------------------------------------------------
+def stepped_noise(seed=3, seconds=3.0) -> np.ndarray:
+    """Reddish stereo noise whose level steps by 10-20 dB each second; right about 5 dB under left."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    white = rng.standard_normal((2, n))
+    coloured = np.cumsum(white, axis=1)  # brown, then high-passed a little: a sound-like slope
+    for channel in coloured:
+        channel -= np.convolve(channel, np.ones(64) / 64, mode="same")
+    coloured /= coloured.std(axis=1, keepdims=True)
+    level = 10.0 ** (np.repeat([-10.0, -30.0, -20.0], RATE)[:n] / 20.0)
+    return (coloured * level * np.array([[1.0], [0.5]])).astype(np.float32)
+
+
+@pytest.mark.parametrize("config", [SMALL_ANALYTIC_CODEC, AnalyticCodecConfig(n_mels=32)], ids=["small", "compact"])
+def test_latent_loudness_reads_the_measured_loudness(config):
+    codec = AnalyticCodec(config)
+    audio = stepped_noise()
+    latent = codec.encode(torch.from_numpy(audio)[None])
+    read = codec.latent_loudness_lufs(latent)[0].numpy()  # [2, T] at 21.5 frames/s
+    per_second = round(codec.latent_rate)
+    for second in range(3):
+        # Whole seconds, away from the steps (the STFT window spreads a step over a frame or two).
+        inside = slice(second * per_second + 3, (second + 1) * per_second - 3)
+        measured = integrated(audio, second * RATE + RATE // 7, (second + 1) * RATE - RATE // 7)
+        np.testing.assert_allclose(energy_mean(read[:, inside]), measured, atol=0.5)
+
+
+def test_latent_loudness_is_differentiable_and_floors_finite():
+    codec = AnalyticCodec(AnalyticCodecConfig(n_mels=32))
+    latent = torch.zeros(1, codec.latent_channels, 4, requires_grad=True)
+    codec.latent_loudness_lufs(latent).sum().backward()
+    assert latent.grad.abs().sum() > 0
+    floor = codec.latent_loudness_lufs(torch.full((1, codec.latent_channels, 2), -10.0))
+    assert torch.isfinite(floor).all() and floor.max() < -100.0
+
+
+def integrated(audio: np.ndarray, first: int, stop: int) -> np.ndarray:
+    """BS.1770 loudness per channel of samples first..stop (ungated), filtered in context."""
+    from foleystudio.audio.kweighting import KWeightingFilter
+
+    weighted = KWeightingFilter(RATE, 2).process(audio.astype(np.float64))[:, first:stop]
+    return -0.691 + 10.0 * np.log10(np.mean(weighted**2, axis=1))
+
+
+def energy_mean(lufs: np.ndarray) -> np.ndarray:
+    return 10.0 * np.log10(np.mean(10.0 ** (lufs / 10.0), axis=-1))

@@ -187,3 +187,61 @@ def test_bad_batches_are_refused():
         flow_matching_loss(model, data(2, 10), [item(model)], torch.Generator())
     with pytest.raises(ValueError, match="latents"):
         flow_matching_loss(model, torch.zeros(CHANNELS, 10), [item(model)], torch.Generator())
+
+
+# ---- loudness consistency ------------------------------------------------------------------------
+def channel_level(latent):
+    """A stand-in loudness read-out: the mean latent value per channel half, as 'LUFS'."""
+    batch, channels, frames = latent.shape
+    return latent.reshape(batch, 2, channels // 2, frames).mean(2) * 10.0 - 30.0
+
+
+def test_loudness_term_is_added_with_its_weight():
+    model = build(prediction="data")
+    with torch.no_grad():
+        model.dit.out_proj.weight.add_(0.05 * torch.randn_like(model.dit.out_proj.weight))
+    x, items = data(3, 20), [item(model, seed=s) for s in range(3)]
+    plain, plain_stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(7))
+    weighted = dataclasses.replace(flow_config_for("data"), loudness_weight=0.5)
+    loss, stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(7), weighted,
+                                     latent_loudness=channel_level)
+    assert plain_stats.loudness_lu is None and stats.loudness_lu > 0.0
+    assert loss.item() == pytest.approx(plain.item() + 0.5 * stats.loudness_lu, rel=1e-5)
+    loss.backward()
+    assert model.dit.out_proj.weight.grad.abs().sum() > 0
+
+
+def test_loudness_term_is_zero_for_a_perfect_clean_estimate_and_skips_quiet_frames():
+    model = build(prediction="data")
+    x = data(4, 10)
+    model.dit = _Oracle(x)
+    items = [item(model, seed=s, video=False) for s in range(4)]
+    config = FlowConfig(logit_mean=-0.8, logit_std=0.8, loudness_weight=1.0)
+    loss, stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(0), config,
+                                     latent_loudness=channel_level)
+    assert stats.loudness_lu == pytest.approx(0.0, abs=1e-5) and loss.item() == pytest.approx(0.0, abs=1e-5)
+    # Every real frame below the floor: nothing is scored, whatever the estimate.
+    model.dit = _Oracle(x + 1.0)
+    silent = FlowConfig(loudness_weight=1.0, loudness_floor_lufs=1e6)
+    _, stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(0), silent,
+                                  latent_loudness=channel_level)
+    assert stats.loudness_lu == 0.0
+
+
+def test_loudness_weight_needs_a_read_out_and_must_be_non_negative():
+    model = build()
+    x, items = data(1, 8), [item(model)]
+    with pytest.raises(ValueError, match="loudness read-out"):
+        flow_matching_loss(model, x, items, torch.Generator().manual_seed(0), FlowConfig(loudness_weight=0.1))
+    with pytest.raises(ValueError, match="loudness_weight"):
+        FlowConfig(loudness_weight=-1.0)
+
+
+@pytest.mark.parametrize("prediction", ["velocity", "data"])
+def test_clean_estimate_is_where_the_velocity_points(prediction):
+    model = build(prediction=prediction)
+    x1, z = data(3, 6, seed=1), data(3, 6, seed=2)
+    t = torch.tensor([0.1, 0.5, 0.99])  # 0.99: past the data predictor's floored gap
+    x_t = (1 - t[:, None, None]) * z + t[:, None, None] * x1
+    velocity = model.velocity_target(x1, z, x_t, t)
+    torch.testing.assert_close(model.clean_estimate(x_t, t, velocity), x1, rtol=1e-5, atol=1e-5)

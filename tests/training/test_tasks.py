@@ -9,6 +9,7 @@ import torch
 
 from foleystudio.engine.builder import build_engine, load_engine
 from foleystudio.engine.config import preset
+from foleystudio.errors import UserInputError
 from foleystudio.training.features import FeatureCache, build_feature_cache
 from foleystudio.training.tasks import CodecTask, DataInfo, DiTTask, LufsTask, dit_tokenizer, with_learned_codec
 from foleystudio.training.trainer import TrainConfig, load_ema_into, train
@@ -125,6 +126,25 @@ def test_train_and_finetune_commands(tmp_path, capsys):
     card = (tmp_path / "tuned" / "model" / "MODEL_CARD.md").read_text()
     assert "optimiser steps: 2" in card and "fine-tuned from" in card
     assert "model folder" in capsys.readouterr().out
+    args = parser.parse_args(["finetune", str(model), "--data", str(tmp_path / "cache"), "--out",
+                              str(tmp_path / "louder"), "--steps", "2", "--batch-size", "2", "--device", "cpu",
+                              "--loudness-weight", "0.05"])
+    assert args.run(args) == 0
+    logged = [json.loads(line) for line in (tmp_path / "louder" / "metrics.jsonl").read_text().splitlines()]
+    assert all(row["loudness_lu"] >= 0.0 for row in logged if row["kind"] == "train")
+    assert "loudness weight 0.05" in (tmp_path / "louder" / "model" / "MODEL_CARD.md").read_text()
+    args = parser.parse_args(["finetune", str(model), "--component", "lufs_predictor", "--data", "x", "--out",
+                              str(tmp_path / "no"), "--loudness-weight", "0.05"])
+    with pytest.raises(UserInputError, match="dit"):
+        args.run(args)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["finetune", str(model), "--data", "x", "--out", "y", "--loudness-weight", "-1"])
+
+
+def test_a_loudness_weight_needs_a_codec_that_reads_loudness():
+    engine = build_engine(with_learned_codec(preset("tiny")))
+    with pytest.raises(UserInputError, match="reads loudness"):
+        DiTTask(engine, [object()], loudness_weight=0.1)
 
 
 def test_a_model_trains_with_its_own_presets_schedule():

@@ -37,8 +37,10 @@ import logging
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
+from foleystudio.audio.kweighting import kweighting_power_gain
 from foleystudio.engine.codec.base import AudioCodec, Chunking
 from foleystudio.engine.codec.griffinlim import griffin_lim
 from foleystudio.engine.codec.spectral import StftFraming, partition_mel_filterbank
@@ -48,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 # STFT frames after which the starting phase table repeats (about 12 s at a 512-sample hop).
 PHASE_PERIOD = 1024
+BS1770_OFFSET_LU = -0.691  # loudness = -0.691 + 10 log10(K-weighted mean square)
+LOUDNESS_EPSILON = 1e-12  # keeps the log finite for an all-floor latent (about -120 LUFS)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class AnalyticCodec(AudioCodec):
         angles = torch.rand(self.framing.bins, PHASE_PERIOD, generator=generator) * (2 * math.pi)
         self.register_buffer("phase_table", torch.polar(torch.ones_like(angles), angles), persistent=False)
         self._power_scale = self.framing.power_scale(torch.device("cpu"))
+        self.register_buffer("loudness_weights", _loudness_weights(filterbank, self.sample_rate), persistent=False)
 
     # ---- latent <-> band power ------------------------------------------------------------
     def _band_power(self, wave: torch.Tensor) -> torch.Tensor:
@@ -155,6 +160,22 @@ class AnalyticCodec(AudioCodec):
         bin_power = band_power @ self.filterbank.float().T  # the same triangles spread each band back
         return (bin_power / self._power_scale).sqrt().transpose(-1, -2)
 
+    def latent_loudness_lufs(self, latent: torch.Tensor) -> torch.Tensor:
+        """Loudness [B, 2, T] (LUFS per channel and latent frame) of a latent, differentiably.
+
+        The band densities are spread back to bins by the decoding triangles and K-weighted at each
+        bin's frequency (``_loudness_weights``); their mean over the bins is the mean square of the
+        K-weighted signal (a density of 1 is full-scale white noise), averaged over the latent
+        frame's STFT frames, and -0.691 + 10 log10 of it is BS.1770 loudness. It leaves out phase
+        and window overlap, so it is a proxy, used to train loudness (``flow.FlowConfig``).
+        """
+        cfg = self.config
+        batch, _, frames = latent.shape
+        stacked = latent.float().reshape(batch, 2, cfg.frames_per_latent, cfg.n_mels, frames)
+        density = 10.0 ** ((stacked * cfg.scale_db + cfg.offset_db).clamp(max=60.0) / 10.0)
+        mean_square = torch.einsum("bcsmt,m->bct", density, self.loudness_weights.float()) / cfg.frames_per_latent
+        return BS1770_OFFSET_LU + 10.0 * torch.log10(mean_square + LOUDNESS_EPSILON)
+
     # ---- codec ---------------------------------------------------------------------------
     def _encode(self, wave: torch.Tensor) -> torch.Tensor:
         return self._to_latent(self._band_power(wave))
@@ -172,3 +193,12 @@ class AnalyticCodec(AudioCodec):
         """Unit phases [1, 1, bins, count] for STFT frames first..first + count (absolute indices)."""
         columns = (torch.arange(count, device=self.phase_table.device) + first_stft_frame) % PHASE_PERIOD
         return self.phase_table[:, columns][None, None]
+
+
+def _loudness_weights(filterbank: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """Per band: the K-weighted power its triangle spreads over the bins, divided by the bin count,
+    so that density @ weights is the K-weighted mean square of the frame."""
+    bins = filterbank.shape[0]
+    frequencies = np.linspace(0.0, sample_rate / 2, bins)
+    power_gain = torch.from_numpy(kweighting_power_gain(sample_rate, frequencies))
+    return (filterbank.double() * power_gain[:, None]).sum(dim=0).float() / bins

@@ -146,6 +146,11 @@ class AudioCodec(torch.nn.Module, abc.ABC):
     def _decode(self, latent: torch.Tensor) -> torch.Tensor:
         """Wave [B, 2, T * hop] of a checked latent [B, C, T]."""
 
+    def latent_loudness_lufs(self, latent: torch.Tensor) -> torch.Tensor | None:
+        """Loudness [B, 2, T] in LUFS per channel and latent frame, read off a latent [B, C, T]
+        differentiably, or None where the codec has no such read-out (the learned codec)."""
+        return None
+
     def _decode_window(self, latent: torch.Tensor, first_frame: int) -> torch.Tensor:
         """``_decode`` of a chunk window that starts at latent frame ``first_frame`` of the whole.
         A codec whose decode is not position-free (Griffin-Lim's starting phase) overrides it."""
