@@ -382,8 +382,7 @@ def _flow_config(engine, loudness_weight: float):
     from foleystudio.engine.flow import flow_config_for
 
     config = dataclasses.replace(flow_config_for(engine.generator.config.prediction), loudness_weight=loudness_weight)
-    probe = torch.zeros(1, engine.codec.latent_channels, 1)
-    if loudness_weight > 0 and engine.codec.latent_loudness_lufs(probe) is None:
+    if loudness_weight > 0 and not engine.codec.reads_loudness:
         raise UserInputError(f"a loudness weight needs a codec that reads loudness off its latent; "
                              f"{type(engine.codec).__name__} does not (use the analytic codec, or weight 0)")
     return config

@@ -111,6 +111,8 @@ BASE_ANALYTIC_CODEC = SMALL_ANALYTIC_CODEC
 class AnalyticCodec(AudioCodec):
     """Log-mel latent [B, 2 * n_mels * frames_per_latent, T]; Griffin-Lim decoding. No parameters."""
 
+    reads_loudness = True
+
     def __init__(self, config: AnalyticCodecConfig = SMALL_ANALYTIC_CODEC):
         chunking = Chunking(
             chunk_frames=config.chunk_frames,

@@ -94,6 +94,7 @@ class AudioCodec(torch.nn.Module, abc.ABC):
 
     sample_rate: int = SAMPLE_RATE
     channels: int = CHANNELS
+    reads_loudness: bool = False  # whether `latent_loudness_lufs` gives a read-out (not None)
 
     def __init__(self, latent_channels: int, hop_length: int, chunking: Chunking):
         super().__init__()
