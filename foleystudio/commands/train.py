@@ -84,6 +84,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loudness-weight", type=_non_negative, default=0.0, metavar="W",
                         help="dit: weight of the loudness-consistency loss, in LU, on the model's clean estimate "
                              "(default 0: off; foley-small was fine-tuned with 0.02)")
+    parser.add_argument("--category-weight", type=_non_negative, default=0.0, metavar="W",
+                        help="dit: weight of the text category loss: the caption's sound category, read off the "
+                             "text encoder by a head whose output steers the DiT; adds the head (over the data's "
+                             "labelled categories) if the model lacks one (default 0: off)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="continue from the run folder's last checkpoint (default)")
 
@@ -149,8 +153,8 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
     from foleystudio.errors import UserInputError
     from foleystudio.training import tasks
 
-    if kind != "dit" and args.loudness_weight > 0:
-        raise UserInputError("--loudness-weight trains the generator (dit) only")
+    if kind != "dit" and (args.loudness_weight > 0 or args.category_weight > 0):
+        raise UserInputError("--loudness-weight and --category-weight train the generator (dit) only")
     if kind == "lufs":
         pairs = tasks.load_lufs_pairs(data)
         if not pairs:
@@ -168,10 +172,33 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         return tasks.CodecTask(engine, waves, val, data=info)
     if fresh:  # a new generator gets a tokenizer trained on this data's captions
         engine = _with_fresh_tokenizer(engine, cache.captions("train"))
+    if args.category_weight > 0:
+        engine = _with_category_head(engine, cache)
     if getattr(args, "share_frame_encoder", False):  # only `train` has it; `finetune` keeps its encoder
         tasks.share_frame_encoder(engine)
     return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), data=info,
-                         video_probability=args.video_probability, loudness_weight=args.loudness_weight)
+                         video_probability=args.video_probability, loudness_weight=args.loudness_weight,
+                         category_weight=args.category_weight)
+
+
+def _with_category_head(engine, cache):
+    from foleystudio.errors import UserInputError
+    from foleystudio.training import tasks
+    from foleystudio.training.text_category_fit import fit_text_category_head
+
+    train = [entry for entry in cache.entries if entry["split"] == "train"]
+    val = [entry for entry in cache.entries if entry["split"] == "val"]
+    categories = tasks.text_categories_of([entry.get("category", "") for entry in train])
+    if len(categories) < 2:
+        raise UserInputError(f"--category-weight needs training clips labelled with at least two categories; "
+                             f"this data has {list(categories) or 'none'}")
+    if engine.generator.conditioners.text_category is not None:
+        return tasks.with_text_category_head(engine, categories)  # checks the categories agree
+    engine = tasks.with_text_category_head(engine, categories)
+    fit = fit_text_category_head(engine, [e["caption"] for e in train], [e.get("category", "") for e in train],
+                                 [e["caption"] for e in val], [e.get("category", "") for e in val])
+    print(fit.summary())
+    return engine
 
 
 def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool, warmup: int, note: str) -> int:
@@ -189,9 +216,10 @@ def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool,
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     step = load_ema_into(task, run_dir)
-    loudness = f", loudness weight {args.loudness_weight:g}" if args.loudness_weight else ""
+    weights = f", loudness weight {args.loudness_weight:g}" if args.loudness_weight else ""
+    weights += f", category weight {args.category_weight:g}" if args.category_weight else ""
     extra = (f"- batch size {config.batch_size} x {config.grad_accum}, lr {config.lr:g}, EMA {config.ema_decay}"
-             f"{loudness}{note}")
+             f"{weights}{note}")
     folder = task.export(run_dir / "model", steps=step, metrics=result.final_metrics, extra=extra, overwrite=True)
     print(f"trained {kind} for {step} steps: model folder {folder}")
     return 0

@@ -46,6 +46,8 @@ class EncodedConditions:
 
     ``frame_mask`` [B, T] (True = real latent frame) is only set when rows of different lengths
     share a training batch; the DiT's self-attention then ignores padded frames. None = all real.
+    ``output_bias`` [B, C]: added to every frame of the backbone's output (a text category head's
+    per-category latent offset, `text_category.TextCategoryHead`); None = no offset.
     """
 
     tokens: torch.Tensor
@@ -53,6 +55,7 @@ class EncodedConditions:
     frames: torch.Tensor
     globals: torch.Tensor
     frame_mask: torch.Tensor | None = None
+    output_bias: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         batch, count, width = _shape(self.tokens, 3, "tokens")
@@ -72,6 +75,8 @@ class EncodedConditions:
             raise ValueError(
                 f"frame_mask must be bool {tuple(self.frames.shape[:2])}, got {tuple(self.frame_mask.shape)}"
             )
+        if self.output_bias is not None and (self.output_bias.ndim != 2 or self.output_bias.shape[0] != batch):
+            raise ValueError(f"output_bias must be [{batch}, channels], got {tuple(self.output_bias.shape)}")
 
     @property
     def batch_size(self) -> int:
@@ -105,7 +110,7 @@ class EncodedConditions:
                                     for item in items])
         return EncodedConditions(
             torch.cat(tokens), torch.cat(masks), torch.cat([i.frames for i in items]),
-            torch.cat([i.globals for i in items]), frame_mask,
+            torch.cat([i.globals for i in items]), frame_mask, _concat_output_bias(items),
         )
 
     def repeat(self, times: int) -> EncodedConditions:
@@ -136,7 +141,18 @@ class EncodedConditions:
         return EncodedConditions(
             function(self.tokens), function(self.token_mask), function(self.frames), function(self.globals),
             None if self.frame_mask is None else function(self.frame_mask),
+            None if self.output_bias is None else function(self.output_bias),
         )
+
+
+def _concat_output_bias(items: Sequence[EncodedConditions]) -> torch.Tensor | None:
+    """The rows' output offsets in one batch (zeros for rows without); None when no row has one."""
+    given = [item.output_bias for item in items if item.output_bias is not None]
+    if not given:
+        return None
+    channels = given[0].shape[1]
+    return torch.cat([item.output_bias if item.output_bias is not None
+                      else item.globals.new_zeros(item.batch_size, channels) for item in items])
 
 
 def _shape(tensor: torch.Tensor, ndim: int, name: str) -> tuple[int, ...]:

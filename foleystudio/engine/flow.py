@@ -38,6 +38,7 @@ each item's real frame count; padded frames are masked out of self-attention and
 from __future__ import annotations
 
 import logging
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ import torch
 
 from foleystudio.engine.conditioners import ConditionRow
 from foleystudio.engine.conditioners.task import TASK_COUNT
-from foleystudio.engine.conditions import MODALITIES, ConditionInputs, EncodedConditions
+from foleystudio.engine.conditions import MODALITIES, ConditionInputs
 
 logger = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ def flow_matching_loss(
     cond = model.encode_rows(rows, frames)
     frame_mask = _frame_mask(lengths, batch, frames, x_data.device)
     if frame_mask is not None:
-        cond = EncodedConditions(cond.tokens, cond.token_mask, cond.frames, cond.globals, frame_mask)
+        cond = dataclasses.replace(cond, frame_mask=frame_mask)
     t_data = t[:, None, None].to(x_data.dtype)
     x_t = (1 - t_data) * noise + t_data * x_data
     velocity = model.velocity(x_t, t, cond)

@@ -132,7 +132,7 @@ class FoleyGenerator(nn.Module):
     def __init__(self, config: GeneratorConfig, tokenizer: WordTokenizer | None = None) -> None:
         super().__init__()
         self.config = config
-        self.conditioners = Conditioners(config.conditioners, config.width, tokenizer)
+        self.conditioners = Conditioners(config.conditioners, config.width, tokenizer, config.latent_channels)
         self.dit = DiT(config.dit, config.latent_rate)
 
     @property
@@ -156,6 +156,16 @@ class FoleyGenerator(nn.Module):
         rows = [self._row(inputs, branch) for branch in branches]
         return self.encode_rows(rows, latent_frames)
 
+    @torch.no_grad()
+    def text_category(self, text_ids: Sequence[int]) -> tuple[str, float] | None:
+        """The sound category the model's text head reads ``text_ids`` as, and its probability;
+        None without text or without a head."""
+        if not text_ids or self.conditioners.text_category is None:
+            return None
+        probabilities = torch.softmax(self.conditioners.text_category_logits([tuple(text_ids)])[0].float(), dim=0)
+        best = int(probabilities.argmax())
+        return self.conditioners.text_category.categories[best], float(probabilities[best])
+
     def encode_rows(self, rows: Sequence[ConditionRow], latent_frames: int) -> EncodedConditions:
         """The one encoding path (inference branches and training items alike)."""
         return self.conditioners.encode(rows, latent_frames, self.latent_rate)
@@ -164,6 +174,8 @@ class FoleyGenerator(nn.Module):
         """x [B, C, T], t [B] (or a number) in [0, 1] -> velocity [B, C, T]."""
         t = _as_time(t, x)
         out = self.dit(x, t, cond)
+        if cond.output_bias is not None:
+            out = out + cond.output_bias[:, :, None].to(out.dtype)
         if self.config.prediction == "velocity":
             return out
         return (out - x) / self._gap(t, out)

@@ -65,6 +65,10 @@ class GeneratedTake:
     # Set when this take is an earlier take with [start, end) s regenerated (`retake.regenerate`);
     # ``conformance`` then describes the regenerated excerpt, ``measured_curve`` the whole take.
     region_s: tuple[float, float] | None = None
+    # What the model's text category head read the prompt as (category, probability); None when
+    # there was no text or the model has no head. Shown with the take, so a designer can see when a
+    # prompt's words were not understood.
+    heard_as: tuple[str, float] | None = None
 
     def parameters(self) -> dict:
         """Every parameter that made this take, as JSON values (plus the target curve): what a
@@ -91,6 +95,7 @@ class GeneratedTake:
             "model": self.model_id,
             "device": request.device,
             "region_s": None if self.region_s is None else list(self.region_s),
+            "heard_as": None if self.heard_as is None else f"{self.heard_as[0]} ({self.heard_as[1]:.0%})",
         }
 
 
@@ -233,8 +238,15 @@ def _finish(engine: Engine, request: GenerationRequest, wave: np.ndarray, curve:
     return GeneratedTake(
         audio=result.audio, sample_rate=SAMPLE_RATE, measured_curve=loudness_curve(result.audio, SAMPLE_RATE),
         target_curve=curve, conformance=result, request=request, variation=variation,
-        seed=request.seed + variation, model_id=engine.model_id,
+        seed=request.seed + variation, model_id=engine.model_id, heard_as=heard_as(engine, request),
     )
+
+
+def heard_as(engine: Engine, request: GenerationRequest) -> tuple[str, float] | None:
+    """The category the model's text head reads the request's caption as (see `GeneratedTake`)."""
+    if not request.text_present:
+        return None
+    return engine.generator.text_category(engine.generator.tokenize(request.caption))
 
 
 def run_to_end(steps: Generator[Step, None, list[GeneratedTake]],

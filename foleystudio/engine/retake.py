@@ -26,6 +26,7 @@ from foleystudio.engine.pipeline import (
     SAMPLE_RATE,
     GeneratedTake,
     condition_inputs,
+    heard_as,
     target_curve,
     velocity_for,
 )
@@ -110,5 +111,5 @@ def _take(engine: Engine, request: GenerationRequest, wave: np.ndarray, plan: Re
         audio=wave, sample_rate=SAMPLE_RATE, measured_curve=loudness_curve(wave, SAMPLE_RATE),
         target_curve=target_curve(engine, request), conformance=conformance, request=request, variation=0,
         seed=request.seed, model_id=engine.model_id,
-        region_s=(plan.start / SAMPLE_RATE, plan.stop / SAMPLE_RATE),
+        region_s=(plan.start / SAMPLE_RATE, plan.stop / SAMPLE_RATE), heard_as=heard_as(engine, request),
     )

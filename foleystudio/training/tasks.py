@@ -203,6 +203,7 @@ class _DitItem:
     off_screen_ids: tuple[int, ...]  # "off screen: <caption>": heard, not seen (no picture)
     onsets_s: tuple[float, ...] | None = None  # None: no picture can be drawn for this item
     look_seed: int = 0  # the rendered picture's appearance (stable per clip)
+    category: str = ""  # the clip's labelled sound category ("" = none), for the text category head
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,6 +211,7 @@ class DitBatch:
     latents: torch.Tensor  # [B, C, T] padded
     lengths: list[int]
     inputs: list  # ConditionInputs
+    categories: list[str]  # each item's labelled category ("" = none)
 
 
 def dit_tokenizer(config: EngineConfig, captions: Sequence[str]):
@@ -227,13 +229,15 @@ class DiTTask(_Task):
     component = "generator"
 
     def __init__(self, engine, items: Sequence, val_items: Sequence = (), crop_seconds: float = 10.0,
-                 data: DataInfo = DataInfo(), video_probability: float = 0.0, loudness_weight: float = 0.0) -> None:
+                 data: DataInfo = DataInfo(), video_probability: float = 0.0, loudness_weight: float = 0.0,
+                 category_weight: float = 0.0) -> None:
         super().__init__(engine, data)
         if not items:
             raise ValueError("DiT training needs at least one cached item")
         if not 0.0 <= video_probability <= 1.0:
             raise ValueError(f"video probability must be in [0, 1], got {video_probability}")
         self.flow_config = _flow_config(engine, loudness_weight)
+        self.category_weight = _category_weight(engine, category_weight)
         self.crop_frames = max(1, math.ceil(crop_seconds * engine.generator.latent_rate))
         self.video_probability = video_probability
         # The frame encoder is frozen here (Tri-Ergon's video encoder is a frozen pretrained model;
@@ -270,7 +274,7 @@ class DiTTask(_Task):
         off_ids = tuple(generator.tokenize(compose_caption("", item.caption)))
         onsets = getattr(item, "onsets_s", None)
         return _DitItem(latent.float(), item.curve.float(), on_ids, off_ids, None if onsets is None else tuple(onsets),
-                        zlib.crc32(str(getattr(item, "clip_id", "")).encode("utf-8")))
+                        zlib.crc32(str(getattr(item, "clip_id", "")).encode("utf-8")), getattr(item, "category", "") or "")
 
     def item_count(self) -> int:
         return len(self.items)
@@ -339,11 +343,11 @@ class DiTTask(_Task):
         self._pictures[item] = kept
         return kept
 
-    def _batch(self, pieces) -> DitBatch:
+    def _batch(self, pieces, items: Sequence[_DitItem]) -> DitBatch:
         lengths = [latent.shape[1] for latent, _ in pieces]
         longest = max(lengths)
         latents = torch.stack([nn.functional.pad(latent, (0, longest - latent.shape[1])) for latent, _ in pieces])
-        return DitBatch(latents, lengths, [inputs for _, inputs in pieces])
+        return DitBatch(latents, lengths, [inputs for _, inputs in pieces], [item.category for item in items])
 
     def make_batch(self, indices, generator) -> DitBatch:
         pieces = []
@@ -353,7 +357,7 @@ class DiTTask(_Task):
             start = int(torch.randint(0, room + 1, (1,), generator=generator)) if room else 0
             with_video = bool(torch.rand((), generator=generator) < self.video_probability)
             pieces.append(self._crop(item, start, with_video))
-        return self._batch(pieces)
+        return self._batch(pieces, [self.items[index] for index in indices])
 
     def loss(self, batch: DitBatch, generator):
         from foleystudio.engine.flow import flow_matching_loss
@@ -364,17 +368,54 @@ class DiTTask(_Task):
         logged = {"mean_t": stats.mean_t}
         if stats.loudness_lu is not None:
             logged["loudness_lu"] = stats.loudness_lu
+        if self.category_weight > 0:
+            category = self._category_loss(batch)
+            if category is not None:
+                loss = loss + self.category_weight * category
+                logged["category_ce"] = float(category.detach())
         return loss, logged
+
+    def _category_loss(self, batch: DitBatch) -> torch.Tensor | None:
+        """Cross-entropy of the text category head on the batch's captions (as each crop was given:
+        before condition dropout, which decides what the DiT sees, not what the caption says)."""
+        from foleystudio.engine.conditioners.text_category import category_loss
+
+        ids, names = self._labelled_captions(batch)
+        if not ids:
+            return None
+        conditioners = self.engine.generator.conditioners
+        return category_loss(conditioners.text_category_logits(ids), conditioners.text_category.categories, names)
+
+    def _labelled_captions(self, batch: DitBatch) -> tuple[list[tuple[int, ...]], list[str]]:
+        """Token ids and category of each crop whose caption is labelled with one the head knows."""
+        known = self.engine.generator.conditioners.text_category.categories
+        pairs = [(inputs.text_ids, category) for inputs, category in zip(batch.inputs, batch.categories)
+                 if category in known and inputs.text_ids]
+        return [ids for ids, _ in pairs], [category for _, category in pairs]
 
     def evaluate(self, generator):
         from foleystudio.engine.flow import FlowConfig, flow_matching_loss
 
-        batch = self._batch([self._crop(item, 0, self.video_probability > 0) for item in self.val_items])
+        batch = self._batch([self._crop(item, 0, self.video_probability > 0) for item in self.val_items],
+                            self.val_items)
         # No dropout at evaluation: the loss of the fully conditioned model, at uniform times.
         config = FlowConfig(modality_drop=0.0, all_drop=0.0, lufs_drop=0.0, time_sampling="uniform")
         loss, _ = flow_matching_loss(self.engine.generator, batch.latents.to(self.device), batch.inputs,
                                      generator, config, lengths=batch.lengths)
-        return {f"{self.eval_prefix}_flow_loss": float(loss)}
+        metrics = {f"{self.eval_prefix}_flow_loss": float(loss)}
+        if self.category_weight > 0:
+            metrics.update(self._category_accuracy(batch))
+        return metrics
+
+    def _category_accuracy(self, batch: DitBatch) -> dict[str, float]:
+        """Share of the evaluation captions whose category the text head names (labelled ones only)."""
+        ids, names = self._labelled_captions(batch)
+        if not ids:
+            return {}
+        conditioners = self.engine.generator.conditioners
+        named = [conditioners.text_category.categories[i] for i in conditioners.text_category_logits(ids).argmax(1)]
+        hits = sum(said == name for said, name in zip(named, names))
+        return {f"{self.eval_prefix}_text_category_accuracy": hits / len(names)}
 
 
 def _flow_config(engine, loudness_weight: float):
@@ -386,6 +427,51 @@ def _flow_config(engine, loudness_weight: float):
         raise UserInputError(f"a loudness weight needs a codec that reads loudness off its latent; "
                              f"{type(engine.codec).__name__} does not (use the analytic codec, or weight 0)")
     return config
+
+
+def _category_weight(engine, weight: float) -> float:
+    if not (math.isfinite(weight) and weight >= 0):
+        raise UserInputError(f"the category weight must be >= 0, got {weight}")
+    if weight > 0 and engine.generator.conditioners.text_category is None:
+        raise UserInputError("a category weight needs a generator with a text category head "
+                             "(see `with_text_category_head`)")
+    return float(weight)
+
+
+def text_categories_of(labels: Sequence[str]) -> tuple[str, ...]:
+    """The sorted distinct categories among ``labels`` ("" is no label)."""
+    return tuple(sorted(set(labels) - {""}))
+
+
+def with_text_category_head(engine, categories: Sequence[str]):
+    """``engine`` with a generator that has a text category head over ``categories``.
+
+    Every existing weight is kept; the head is new, and its projection into the DiT's conditioning
+    starts at zero, so the engine's output is unchanged until the head is trained. An engine that
+    already has a head over the same categories is returned as it is; another set is refused.
+    """
+    from foleystudio.engine.builder import build_engine
+
+    config = engine.config.generator
+    categories = tuple(categories)
+    if config.conditioners.text_categories:
+        if config.conditioners.text_categories != categories:
+            raise UserInputError(f"the model's text category head knows {list(config.conditioners.text_categories)}, "
+                                 f"not this data's {list(categories)}")
+        return engine
+    generator = dataclasses.replace(config, conditioners=config.conditioners.with_text_categories(categories))
+    grown = build_engine(dataclasses.replace(engine.config, generator=generator), "cpu", engine.tokenizer,
+                         model_id=engine.model_id)
+    for name, module in engine.components().items():
+        target = getattr(grown, name)
+        if name != "generator":
+            target.load_state_dict(module.state_dict(), strict=True)
+            continue
+        result = target.load_state_dict(module.state_dict(), strict=False)
+        new = [key for key in result.missing_keys if not key.startswith("conditioners.text_category.")]
+        if new or result.unexpected_keys:
+            raise RuntimeError(f"adding the text category head changed other weights: {new + result.unexpected_keys}")
+    return grown
 
 
 def record_trained_prompts(engine, taught: set[str]) -> None:

@@ -18,6 +18,7 @@ from foleystudio.project.take import Take
 _TOOLTIP_FIELDS = (
     ("on_screen_prompt", "On-screen prompt"),
     ("off_screen_prompt", "Off-screen prompt"),
+    ("heard_as", "Prompt heard as"),
     ("negative_prompt", "Negative prompt"),
     ("reference_audio", "Reference sound"),
     ("follow_video", "Follows video"),

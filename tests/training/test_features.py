@@ -33,8 +33,10 @@ def synthetic_wave(index: int, seconds: float) -> np.ndarray:
     return np.stack([tone, 0.7 * tone]).astype(np.float32)
 
 
-def make_fake_index(folder: Path, count: int = 5, seconds: float = 1.5, val: int = 1) -> Path:
-    """An index folder in the contract's format (index.json + clips.jsonl) over synthetic WAVs."""
+def make_fake_index(folder: Path, count: int = 5, seconds: float = 1.5, val: int = 1,
+                    categories: tuple[str, ...] = ("test",)) -> Path:
+    """An index folder in the contract's format (index.json + clips.jsonl) over synthetic WAVs; clip i is
+    labelled categories[i % len(categories)]."""
     library = folder / "library"
     library.mkdir(parents=True)
     rows = []
@@ -42,7 +44,7 @@ def make_fake_index(folder: Path, count: int = 5, seconds: float = 1.5, val: int
         path = f"clip{i}.wav"
         soundfile.write(library / path, synthetic_wave(i, seconds).T, RATE, subtype="PCM_16")
         rows.append({"id": hashlib.sha1(path.encode()).hexdigest(), "path": path, "caption": CAPTIONS[i % 5],
-                     "caption_source": "sidecar", "category": "test", "duration_s": seconds, "channels": 2,
+                     "caption_source": "sidecar", "category": categories[i % len(categories)], "duration_s": seconds, "channels": 2,
                      "sample_rate": RATE, "licence": "CC0", "credit": "", "source": f"s{i}",
                      "split": "val" if i >= count - val else "train", "size": 0, "mtime": 0.0})
     index = folder / "index"

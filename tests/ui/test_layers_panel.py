@@ -292,6 +292,13 @@ def test_take_tooltip_lists_the_parameters_that_made_it(panel, session):
     tip = panel.take_item(take.id).toolTip()
     assert "Seed: 41" in tip and "Text guidance: 3.5" in tip and "boots on gravel" in tip
     assert "Model: test" in tip and "Created:" in tip
+    assert "heard as" not in tip  # a take made without a text category head says nothing of it
+
+
+def test_take_tooltip_says_what_the_model_heard_the_prompt_as(tmp_path):
+    take = make_take(tmp_path, "x", on_screen_prompt="boots on gravel", heard_as="footsteps (91%)")
+    lines = take_tooltip(take).splitlines()
+    assert lines[1:3] == ["On-screen prompt: boots on gravel", "Prompt heard as: footsteps (91%)"]
 
 
 def test_tooltip_shows_the_measured_integrated_loudness(tmp_path):

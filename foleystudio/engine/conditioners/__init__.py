@@ -18,9 +18,10 @@ Globals: timing embedding + task embedding (which of text, audio, video the row 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from torch import nn
@@ -30,9 +31,11 @@ from foleystudio.engine.conditioners.lufs import LufsEncoder
 from foleystudio.engine.conditioners.reference_audio import ReferenceAudioEncoder
 from foleystudio.engine.conditioners.task import TaskEmbedding, task_id
 from foleystudio.engine.conditioners.text import TextEncoder, TransformersTextEncoder
+from foleystudio.engine.conditioners.text_category import TextCategoryHead
 from foleystudio.engine.conditioners.timing import TimingEncoder
 from foleystudio.engine.conditioners.tokenizer import PAD_ID, WordTokenizer
 from foleystudio.engine.conditioners.video import VideoEncoder
+from foleystudio.engine.config_io import READ_DEFAULT_IF_ABSENT
 from foleystudio.engine.conditions import (
     LUFS_RATE_HZ,
     MODALITIES,
@@ -70,9 +73,15 @@ class ConditionerConfig:
     ref_heads: int = 4
     ref_max_seconds: float = 10.0
     max_seconds: float = 60.0
+    # The sound categories the text is classified into (`text_category.TextCategoryHead`); empty: no
+    # such head (presets, and model folders written before it existed).
+    text_categories: tuple[str, ...] = field(default=(), metadata={READ_DEFAULT_IF_ABSENT: True})
 
     def __post_init__(self) -> None:
+        self._check_categories()
         for name, value in asdict(self).items():
+            if name == "text_categories":
+                continue
             if name == "text_encoder":
                 if not isinstance(value, str) or not value:
                     raise ValueError("ConditionerConfig.text_encoder must be 'builtin' or a folder path")
@@ -82,12 +91,26 @@ class ConditionerConfig:
             if width % heads or (width // heads) % 2:
                 raise ValueError(f"{what} width {width} must split into {heads} heads of even size")
 
+    def _check_categories(self) -> None:
+        names = self.text_categories
+        if isinstance(names, str) or not all(isinstance(name, str) and name for name in names):
+            raise ValueError(f"ConditionerConfig.text_categories must be category names, got {names!r}")
+        if len(set(names)) != len(names) or len(names) == 1:
+            raise ValueError(f"ConditionerConfig.text_categories must be none or at least two distinct names, "
+                             f"got {list(names)}")
+        object.__setattr__(self, "text_categories", tuple(names))
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["text_categories"] = list(self.text_categories)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> ConditionerConfig:
         return cls(**data)
+
+    def with_text_categories(self, categories) -> ConditionerConfig:
+        return dataclasses.replace(self, text_categories=tuple(categories))
 
 
 TINY_CONDITIONERS = ConditionerConfig(
@@ -142,7 +165,8 @@ class ConditionRow:
 
 
 class Conditioners(nn.Module):
-    def __init__(self, config: ConditionerConfig, width: int, tokenizer: WordTokenizer | None = None) -> None:
+    def __init__(self, config: ConditionerConfig, width: int, tokenizer: WordTokenizer | None = None,
+                 latent_channels: int | None = None) -> None:
         super().__init__()
         self.config = config
         self.width = width
@@ -160,6 +184,11 @@ class Conditioners(nn.Module):
         # steered by what the sound is, not only the cross-attention layers (a small DiT trained on
         # little data barely learned to read the text through cross-attention alone).
         self.text_global = nn.Linear(width, width)
+        self.text_category = None
+        if config.text_categories:
+            if latent_channels is None:
+                raise ValueError("a text category head needs the generator's latent channel count")
+            self.text_category = TextCategoryHead(width, config.text_categories, latent_channels)
         self.segment_types = nn.Parameter(torch.randn(len(_SEGMENTS), width) * width**-0.5)
         self.absent_lufs_frame = nn.Parameter(torch.zeros(width))
         self.absent_video_frame = nn.Parameter(torch.zeros(width))
@@ -177,7 +206,8 @@ class Conditioners(nn.Module):
         total = torch.tensor([row.inputs.total_s for row in rows], device=device)
         tasks = torch.tensor([row.task for row in rows], device=device)
         text = self._text(rows)
-        globals_ = self.timing(start, total) + self.task(tasks) + self._pooled_text(text)
+        pooled, output_bias = self._pooled_text(text)
+        globals_ = self.timing(start, total) + self.task(tasks) + pooled
         segments = [(self.global_token(globals_)[:, None], torch.ones(len(rows), 1, dtype=torch.bool, device=device))]
         lufs_tokens, lufs_frames = self._lufs(rows, latent_frames, latent_rate)
         video_tokens, video_frames = self._video(rows, latent_frames, latent_rate)
@@ -189,20 +219,36 @@ class Conditioners(nn.Module):
             values, mask = segment
             tokens.append((values + self.segment_types[_SEGMENTS.index(kind)]) * mask[..., None].to(dtype))
             masks.append(mask)
-        return EncodedConditions(torch.cat(tokens, 1), torch.cat(masks, 1), lufs_frames + video_frames, globals_)
+        return EncodedConditions(torch.cat(tokens, 1), torch.cat(masks, 1), lufs_frames + video_frames, globals_,
+                                 output_bias=output_bias)
 
-    def _pooled_text(self, text) -> torch.Tensor | float:
-        """[B, D]: the projected mean text token of each row; zero for rows without text."""
+    def _pooled_text(self, text) -> tuple[torch.Tensor | float, torch.Tensor | None]:
+        """([B, D] the projected mean text token of each row, plus its category read-out when the
+        model has a category head; [B, C] the head's latent offset or None), zero for rows without text."""
         if text is None:
-            return 0.0
-        values, mask = text
-        counts = mask.sum(1, keepdim=True)
-        mean = values.sum(1) / counts.clamp(min=1).to(values.dtype)
-        return self.text_global(mean) * (counts > 0).to(values.dtype)
+            return 0.0, None
+        mean, has_text = _mean_token(text)
+        pooled = self.text_global(mean)
+        if self.text_category is None:
+            return pooled * has_text, None
+        readout = self.text_category(mean)
+        return (pooled + readout.conditioning) * has_text, readout.latent_offset * has_text
+
+    def text_category_logits(self, text_ids: Sequence[tuple[int, ...]]) -> torch.Tensor:
+        """[N, K] category logits of each token sequence (each must be non-empty)."""
+        if self.text_category is None:
+            raise ValueError("this model has no text category head")
+        if not text_ids or not all(text_ids):
+            raise ValueError("every row needs a non-empty token sequence to classify")
+        mean, _ = _mean_token(self._encode_text([tuple(ids) for ids in text_ids]))
+        return self.text_category(mean).logits
 
     # ---- per modality ------------------------------------------------------------------------------
     def _text(self, rows):
-        sequences = [row.text_ids for row in rows]
+        return self._encode_text([row.text_ids for row in rows])
+
+    def _encode_text(self, sequences: list[tuple[int, ...]]):
+        """Tokens and mask of each id sequence (each distinct one encoded once); None if all are empty."""
         unique = sorted({ids for ids in sequences if ids})
         if not unique:
             return None
@@ -274,6 +320,13 @@ def _text_encoder(config: ConditionerConfig, width: int, tokenizer: WordTokenize
     return TextEncoder(
         tokenizer, width, config.text_width, config.text_depth, config.text_heads, config.text_max_tokens
     )
+
+
+def _mean_token(text: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """([B, D] mean of each row's real text tokens, [B, 1] 1.0 where the row has any)."""
+    values, mask = text
+    counts = mask.sum(1, keepdim=True)
+    return values.sum(1) / counts.clamp(min=1).to(values.dtype), (counts > 0).to(values.dtype)
 
 
 def _motion(item: ConditionInputs, motion_dim: int) -> torch.Tensor:
