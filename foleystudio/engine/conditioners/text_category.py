@@ -45,6 +45,8 @@ class TextCategoryHead(nn.Module):
         # A learned latent offset per category, straight onto the output: in the first fine-tune the
         # global route alone grew to a norm of 0.05 against globals of 1.3-2.7 and the takes hardly
         # changed with the category; an offset gets the whole gradient of the category's mean spectrum.
+        # (It stayed small too, 0.35 dB at most after 3,000 steps: once the curve is known, the
+        # category is worth little to the flow loss. See the foley-small model card.)
         self.latent_offset = nn.Linear(len(categories), latent_channels, bias=False)
         for layer in (self.embed, self.latent_offset):
             nn.init.zeros_(layer.weight)
