@@ -48,3 +48,16 @@ def test_the_bundled_model_generates_a_take_that_follows_a_curve(prompt):
     assert np.abs(take.audio).max() > 1e-4  # not silence
     measured = np.stack([take.measured_curve.left, take.measured_curve.right])[:, 1:-1]
     assert np.abs(measured + 30.0).mean() < 1.0  # conformed onto the requested -30 LUFS
+
+
+def test_the_bundled_model_hears_plain_prompts_as_their_category(tmp_path, capsys):
+    from foleystudio.cli import main
+
+    engine = load_engine(FOLDER, "cpu")
+    heard = {prompt: engine.generator.text_category(engine.generator.tokenize(f"on screen: {prompt}"))[0]
+             for prompt in ("footsteps on a wooden floor", "a big explosion", "a car engine idling")}
+    assert heard == {"footsteps on a wooden floor": "footsteps", "a big explosion": "explosions",
+                     "a car engine idling": "vehicles/engines"}
+    out = tmp_path / "take.wav"
+    assert main(["generate", "--prompt", "a big explosion", "--duration", "1", "--steps", "2", "--out", str(out)]) == 0
+    assert "prompt heard as explosions (" in capsys.readouterr().out
