@@ -54,7 +54,7 @@ def take_tooltip(take: Take) -> str:
     parameters = take.parameters
     for key, label in _TOOLTIP_FIELDS:
         value = parameters.get(key)
-        if value is None or value == "":
+        if value is None or value == "" or _unused_guidance(key, parameters):
             continue
         lines.append(f"{label}: {_shown_value(key, value)}")
     lines.append(f"Model: {parameters.get('model') or take.model_id}")
@@ -62,6 +62,15 @@ def take_tooltip(take: Take) -> str:
     if take.measured_curve is not None:
         lines.append(_loudness_line(take.measured_curve))
     return "\n".join(lines)
+
+
+def _unused_guidance(key: str, parameters) -> bool:
+    """A guidance scale that steered nothing: the take had no reference sound, or no picture it followed."""
+    if key == "audio_guidance":
+        return not parameters.get("reference_audio")
+    if key == "video_guidance":
+        return "follow_video" in parameters and not (parameters.get("follow_video") and parameters.get("video"))
+    return False
 
 
 def _shown_value(key: str, value) -> object:

@@ -295,6 +295,16 @@ def test_take_tooltip_lists_the_parameters_that_made_it(panel, session):
     assert "heard as" not in tip  # a take made without a text category head says nothing of it
 
 
+def test_take_tooltip_leaves_out_guidance_that_steered_nothing(tmp_path):
+    text_only = take_tooltip(make_take(tmp_path, "a", text_guidance=3.0, audio_guidance=2.5, video_guidance=2.5,
+                                       follow_video=False, video="scene.mp4", reference_audio=None))
+    assert "Text guidance: 3" in text_only
+    assert "Reference guidance" not in text_only and "Video guidance" not in text_only
+    full = take_tooltip(make_take(tmp_path, "b", audio_guidance=2.5, video_guidance=2.0, follow_video=True,
+                                  video="scene.mp4", reference_audio="/sounds/boots.wav"))
+    assert "Reference guidance: 2.5" in full and "Video guidance: 2" in full
+
+
 def test_take_tooltip_says_what_the_model_heard_the_prompt_as(tmp_path):
     take = make_take(tmp_path, "x", on_screen_prompt="boots on gravel", heard_as="footsteps (91%)")
     lines = take_tooltip(take).splitlines()
