@@ -24,7 +24,6 @@ Multi-GPU: ``torchrun --nproc_per_node=N -m foleystudio train ...``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import math
 import os
@@ -137,16 +136,11 @@ def _non_negative(text: str) -> float:
 
 def _with_fresh_tokenizer(engine, captions):
     """The engine with a new generator whose tokenizer is trained on ``captions``; other components kept."""
-    from foleystudio.engine.builder import build_engine
     from foleystudio.training import tasks
 
     # A new generator has been taught no prompt yet, whatever the folder it started from says.
-    config = dataclasses.replace(engine.config, generator=engine.config.generator.with_trained_prompts(()))
-    fresh = build_engine(config, "cpu", tasks.dit_tokenizer(config, captions))
-    for name, module in engine.components().items():
-        if name != "generator":
-            getattr(fresh, name).load_state_dict(module.state_dict(), strict=True)
-    return fresh
+    generator = engine.config.generator.with_trained_prompts(())
+    return tasks.with_new_generator(engine, generator, tasks.dit_tokenizer(engine.config, captions))
 
 
 def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: argparse.Namespace):

@@ -409,13 +409,13 @@ class DiTTask(_Task):
 
     def _category_accuracy(self, batch: DitBatch) -> dict[str, float]:
         """Share of the evaluation captions whose category the text head names (labelled ones only)."""
+        from foleystudio.training.text_category_fit import naming_accuracy
+
         ids, names = self._labelled_captions(batch)
         if not ids:
             return {}
-        conditioners = self.engine.generator.conditioners
-        named = [conditioners.text_category.categories[i] for i in conditioners.text_category_logits(ids).argmax(1)]
-        hits = sum(said == name for said, name in zip(named, names))
-        return {f"{self.eval_prefix}_text_category_accuracy": hits / len(names)}
+        return {f"{self.eval_prefix}_text_category_accuracy":
+                naming_accuracy(self.engine.generator.conditioners, ids, names)}
 
 
 def _flow_config(engine, loudness_weight: float):
@@ -450,8 +450,6 @@ def with_text_category_head(engine, categories: Sequence[str]):
     starts at zero, so the engine's output is unchanged until the head is trained. An engine that
     already has a head over the same categories is returned as it is; another set is refused.
     """
-    from foleystudio.engine.builder import build_engine
-
     config = engine.config.generator
     categories = tuple(categories)
     if config.conditioners.text_categories:
@@ -460,18 +458,25 @@ def with_text_category_head(engine, categories: Sequence[str]):
                                  f"not this data's {list(categories)}")
         return engine
     generator = dataclasses.replace(config, conditioners=config.conditioners.with_text_categories(categories))
-    grown = build_engine(dataclasses.replace(engine.config, generator=generator), "cpu", engine.tokenizer,
-                         model_id=engine.model_id)
-    for name, module in engine.components().items():
-        target = getattr(grown, name)
-        if name != "generator":
-            target.load_state_dict(module.state_dict(), strict=True)
-            continue
-        result = target.load_state_dict(module.state_dict(), strict=False)
-        new = [key for key in result.missing_keys if not key.startswith("conditioners.text_category.")]
-        if new or result.unexpected_keys:
-            raise RuntimeError(f"adding the text category head changed other weights: {new + result.unexpected_keys}")
+    grown = with_new_generator(engine, generator, engine.tokenizer, model_id=engine.model_id)
+    result = grown.generator.load_state_dict(engine.generator.state_dict(), strict=False)
+    new = [key for key in result.missing_keys if not key.startswith("conditioners.text_category.")]
+    if new or result.unexpected_keys:
+        raise RuntimeError(f"adding the text category head changed other weights: {new + result.unexpected_keys}")
     return grown
+
+
+def with_new_generator(engine, generator_config, tokenizer, model_id: str | None = None):
+    """An engine with a freshly built generator of ``generator_config`` (and ``tokenizer``); every
+    other component keeps ``engine``'s weights (loaded strictly)."""
+    from foleystudio.engine.builder import build_engine
+
+    rebuilt = build_engine(dataclasses.replace(engine.config, generator=generator_config), "cpu", tokenizer,
+                           model_id=model_id)
+    for name, module in engine.components().items():
+        if name != "generator":
+            getattr(rebuilt, name).load_state_dict(module.state_dict(), strict=True)
+    return rebuilt
 
 
 def record_trained_prompts(engine, taught: set[str]) -> None:

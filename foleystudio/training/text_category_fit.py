@@ -64,8 +64,8 @@ def fit_text_category_head(engine, captions: Sequence[str], labels: Sequence[str
             logger.info("text category fit: step %d, cross-entropy %.3f", step, float(loss.detach()))
     conditioners.eval()
     val_ids, val_names = _examples(engine, val_captions, val_labels, head.categories)
-    fit = TextCategoryFit(len(ids) // 2, _accuracy(conditioners, ids, names),
-                          _accuracy(conditioners, val_ids, val_names) if val_ids else None)
+    fit = TextCategoryFit(len(ids) // 2, naming_accuracy(conditioners, ids, names),
+                          naming_accuracy(conditioners, val_ids, val_names) if val_ids else None)
     logger.info(fit.summary())
     return fit
 
@@ -85,7 +85,8 @@ def _examples(engine, captions, labels, categories) -> tuple[list[tuple[int, ...
 
 
 @torch.no_grad()
-def _accuracy(conditioners, ids, names, chunk: int = 512) -> float:
+def naming_accuracy(conditioners, ids: Sequence[tuple[int, ...]], names: Sequence[str], chunk: int = 512) -> float:
+    """Share of the token sequences ``ids`` (non-empty) whose category the text head names as ``names``."""
     categories = conditioners.text_category.categories
     hits = 0
     for start in range(0, len(ids), chunk):
