@@ -5,9 +5,11 @@
 For each take length: the real-time factor of the whole `pipeline.generate` (conditions, all sampling
 steps at the preset's default steps and guidance, decoding, conformance) for a text + video request
 (the on-screen Foley case) and a text-only one; at the default equal guidance scales both need two
-guidance branches per step. For takes up to 10 s also the worst case of guidance: video, text and
-reference audio with three different scales (four branches). Each case runs once untimed with one
-step first (warm-up). Also:
+guidance branches per step, three for text + video on a preset whose guidance keeps loudness (the
+picture-only branch joins; `loudness_anchor`). For takes up to 10 s also the worst case of guidance:
+video, text and reference audio with three different scales (four branches), and, on such a preset,
+the text + video take without keeping loudness, same weights (``loudness_kept_cost``). Each case
+runs once untimed with one step first (warm-up). Also:
 
 * time per sampling step against a plain matmul of the same FLOPs measured in the same run
   (FLOPs of one batched generator forward counted by torch's FlopCounterMode): the ratio says how
@@ -102,6 +104,14 @@ def codec_speed(engine, seconds: float) -> dict:
             "decode_x_realtime": round(seconds / decode_s, 1)}
 
 
+def loudness_kept_cost(engine, request, kept_s: float) -> dict:
+    """The same take with guidance that does not keep loudness (same weights): what keeping it costs.
+    At equal video and text scales it adds the picture-only branch to each step."""
+    plain = dataclasses.replace(engine, config=dataclasses.replace(engine.config, guidance_keeps_loudness=False))
+    plain_s = take_seconds(plain, request)
+    return {"not_kept_total_s": round(plain_s, 2), "kept_over_not_kept": round(kept_s / plain_s, 2)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small")
@@ -132,6 +142,8 @@ def main() -> int:
             for name, request in cases:
                 elapsed = take_seconds(engine, request)
                 take[name] = {"total_s": round(elapsed, 2), "real_time_factor": round(elapsed / seconds, 3)}
+            if seconds <= 10.0 and config.guidance_keeps_loudness:
+                take["loudness_kept_cost"] = loudness_kept_cost(engine, with_video, take["text_and_video"]["total_s"])
             take["step"] = step_efficiency(engine, with_video)
             results["takes"].append(take)
     results["codec"] = codec_speed(engine, 10.0)

@@ -28,6 +28,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--ablations", action=argparse.BooleanOptionalAction, default=True,
                         help="also generate each clip without its video and with another category's caption "
                              "(3x the time; default on)")
+    for modality in ("video", "text"):
+        parser.add_argument(f"--guidance-{modality}", type=float, metavar="X",
+                            help=f"{modality} guidance scale of the takes (default: generate's)")
     parser.add_argument("--out", metavar="JSON", help="write the report here instead of stdout")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     parser.set_defaults(run=run)
@@ -40,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         check_output_path(args.out, args.overwrite)
     report = evaluate_model(args.model, args.data, args.split, limit=args.limit, steps=args.steps,
-                            frame_size=args.frame_size, seed=args.seed, device=args.device, ablations=args.ablations)
+                            frame_size=args.frame_size, seed=args.seed, device=args.device, ablations=args.ablations,
+                            guidance=_guidance(args))
     text = json.dumps(to_jsonable(report), indent=2, allow_nan=False) + "\n"
     if args.out:
         write_text_atomic(args.out, text, overwrite=args.overwrite)
@@ -48,3 +52,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def _guidance(args: argparse.Namespace):
+    from foleystudio.engine.guidance import GuidanceScales
+
+    default = GuidanceScales()
+    return GuidanceScales(video=default.video if args.guidance_video is None else args.guidance_video,
+                          text=default.text if args.guidance_text is None else args.guidance_text, audio=default.audio)

@@ -23,6 +23,7 @@ from foleystudio.engine.codec.analytic import (
     TINY_ANALYTIC_CODEC,
     AnalyticCodecConfig,
 )
+from foleystudio.engine.config_io import READ_DEFAULT_IF_ABSENT
 from foleystudio.engine.codec.learned import BASE_LEARNED_CODEC, SMALL_LEARNED_CODEC, LearnedCodecConfig
 from foleystudio.engine.long_takes import BASE_LONG_TAKE, COMPACT_LONG_TAKE, SMALL_LONG_TAKE, TINY_LONG_TAKE, LongTakeConfig
 from foleystudio.engine.lufs_predictor import (
@@ -65,6 +66,9 @@ class EngineConfig:
     description: str = ""
     # Where the default curve sits when a request brings none: EBU R128's programme target.
     default_curve_lufs: float = field(default=-23.0)
+    # Text and reference-audio guidance keep the loudness of scale 1 (`loudness_anchor`). Folders
+    # written before it existed read False: they sample as they were evaluated.
+    guidance_keeps_loudness: bool = field(default=False, metadata={READ_DEFAULT_IF_ABSENT: True})
 
     def __post_init__(self) -> None:
         channels, rate = codec_latent(self.codec)
@@ -77,6 +81,13 @@ class EngineConfig:
             raise UserInputError(
                 f"model config {self.name!r}: the frame encoder gives {self.video_encoder.feature_dim} features per frame "
                 f"but the video conditioner expects {self.generator.conditioners.video_feature_dim}"
+            )
+        if not isinstance(self.guidance_keeps_loudness, bool):
+            raise UserInputError(f"model config {self.name!r}: guidance_keeps_loudness must be true or false")
+        if self.guidance_keeps_loudness and not isinstance(self.codec, AnalyticCodecConfig):
+            raise UserInputError(
+                f"model config {self.name!r}: guidance that keeps loudness needs the analytic codec, which reads and "
+                f"shifts loudness in its latent; the learned codec cannot"
             )
         if self.long_take.window_s > self.generator.max_seconds:
             raise UserInputError(
@@ -110,14 +121,14 @@ SMALL = _assemble(
 SMALL_ANALYTIC = replace(
     _assemble("small-analytic", SMALL_ANALYTIC_CODEC, replace(SMALL_GENERATOR, prediction="data"),
               video_encoder=SMALL_FRAME_ENCODER, lufs_predictor=SMALL_LUFS_PREDICTOR, sampler=SMALL_SAMPLER,
-              long_take=SMALL_LONG_TAKE),
+              long_take=SMALL_LONG_TAKE, guidance_keeps_loudness=True),
     description="small generator on the analytic (untrained) codec",
 )
 # What a 2-core CPU trains in about an hour on the open corpus: the shipped foley-small is this shape.
 COMPACT = _assemble(
     "compact", COMPACT_ANALYTIC_CODEC, COMPACT_GENERATOR, video_encoder=COMPACT_FRAME_ENCODER,
     lufs_predictor=COMPACT_LUFS_PREDICTOR, sampler=COMPACT_SAMPLER, long_take=COMPACT_LONG_TAKE,
-    description="CPU-trainable size: 32-band analytic codec, 4-block DiT of width 192",
+    description="CPU-trainable size: 32-band analytic codec, 4-block DiT of width 192", guidance_keeps_loudness=True,
 )
 BASE = _assemble(
     "base", BASE_LEARNED_CODEC, BASE_GENERATOR, video_encoder=BASE_FRAME_ENCODER,

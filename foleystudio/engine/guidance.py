@@ -16,6 +16,11 @@ the request has no text but has a negative prompt, the text step is kept with th
 conditioned side (``"text"`` is then in no branch's modalities), which is plain negative prompting:
 guidance pushes away from the negative prompt with the text scale.
 
+Loudness: a model whose config says ``guidance_keeps_loudness`` runs the branches of the guided
+combination and of its `loudness_reference` (text and reference audio at scale 1) together
+(`anchored_branches`), and a `LoudnessAnchor` gives the step the guided spectral shape at the
+reference's loudness (`loudness_anchor`).
+
 Batching: ``guided_velocity`` evaluates all K branches for N variations in ONE call of
 ``batched_fn(t, x_all)`` with x_all of shape [K * N, ...] in BRANCH-MAJOR order: row b * N + n is
 branch b (in the order ``guidance_branches`` returns) for variation n. So x_all = x.repeat(K, ...)
@@ -81,20 +86,51 @@ class Branch:
 
 def guidance_branches(present: Iterable[str], scales: GuidanceScales, negative_prompt: bool = False) -> list[Branch]:
     """The branches to compute, in chain order (fewest modalities first), weights summing to 1."""
+    chain = _chain(_checked(present), scales, negative_prompt)
+    branches = [Branch(modalities, weight, negative_text)
+                for (modalities, negative_text, _), weight in zip(chain, _link_weights(chain)) if weight != 0.0]
+    logger.debug("guidance branches for %s: %s", sorted(present), branches)
+    return branches
+
+
+def loudness_reference(scales: GuidanceScales) -> GuidanceScales:
+    """The scales whose loudness a loudness-keeping guidance keeps: text and reference audio at 1.
+
+    Their guidance should change what a take sounds like, not how loud it is (the curve decides
+    that); extrapolating the prompts also extrapolates whatever loudness they pull towards. The
+    video scale stays: following the picture is partly loudness (the hits on its onsets).
+    """
+    return GuidanceScales(video=scales.video, text=1.0, audio=1.0)
+
+
+def anchored_branches(present: Iterable[str], scales: GuidanceScales,
+                      negative_prompt: bool = False) -> tuple[list[Branch], tuple[float, ...]] | None:
+    """Branches for loudness-keeping guidance: those of the guided or of the `loudness_reference`
+    combination (``Branch.weight`` is the guided weight), and each one's reference weight. None when
+    the two combinations are the same (no text or reference audio, or their scales at 1)."""
+    present = _checked(present)
+    guided = _chain(present, scales, negative_prompt)
+    guided_weights = _link_weights(guided)
+    reference_weights = _link_weights(_chain(present, loudness_reference(scales), negative_prompt))
+    if guided_weights == reference_weights:
+        return None
+    used = [i for i, pair in enumerate(zip(guided_weights, reference_weights)) if any(pair)]
+    branches = [Branch(guided[i][0], guided_weights[i], guided[i][1]) for i in used]
+    return branches, tuple(reference_weights[i] for i in used)
+
+
+def _checked(present: Iterable[str]) -> frozenset[str]:
     present = frozenset(present)
     unknown = present - set(MODALITIES)
     if unknown:
         raise UserInputError(f"unknown modality {sorted(unknown)[0]!r} (known: {', '.join(MODALITIES)})")
-    chain = _chain(present, scales, negative_prompt)
-    branches = []
-    for position, (modalities, negative_text, scale_in) in enumerate(chain):
-        # Link j enters with +s_j (s_0 = 1 for ∅) and leaves with -s_{j+1}: weight s_j - s_{j+1}.
-        scale_out = chain[position + 1][2] if position + 1 < len(chain) else 0.0
-        weight = scale_in - scale_out
-        if weight != 0.0:
-            branches.append(Branch(modalities, weight, negative_text))
-    logger.debug("guidance branches for %s: %s", sorted(present), branches)
-    return branches
+    return present
+
+
+def _link_weights(chain: Sequence[tuple[frozenset[str], bool, float]]) -> list[float]:
+    # Link j enters with +s_j (s_0 = 1 for ∅) and leaves with -s_{j+1}: weight s_j - s_{j+1}.
+    scales = [scale for _, _, scale in chain] + [0.0]
+    return [scales[j] - scales[j + 1] for j in range(len(chain))]
 
 
 def _chain(
@@ -121,13 +157,30 @@ def branch_rows(per_branch: torch.Tensor, variations: int) -> torch.Tensor:
     return per_branch.repeat_interleave(variations, dim=0)
 
 
-def guided_velocity(batched_fn: BatchedVelocityFn, branches: Sequence[Branch], variations: int) -> VelocityFn:
-    """A velocity_fn(t, x [N, ...]) that runs every branch in one ``batched_fn`` call and combines them."""
+@dataclass(frozen=True)
+class LoudnessAnchor:
+    """Keeps a guided velocity at the loudness of a reference combination of the same branches.
+
+    reference_weights: one per branch, summing to 1 (`anchored_branches`).
+    keep: (t, x, guided velocity, reference velocity) -> the velocity to step along.
+    """
+
+    reference_weights: tuple[float, ...]
+    keep: Callable[[float, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def guided_velocity(batched_fn: BatchedVelocityFn, branches: Sequence[Branch], variations: int,
+                    anchor: LoudnessAnchor | None = None) -> VelocityFn:
+    """A velocity_fn(t, x [N, ...]) that runs every branch in one ``batched_fn`` call and combines
+    them (and, with an ``anchor``, keeps the combination at its reference's loudness)."""
     if not branches:
         raise ValueError("guidance needs at least one branch")
     weights = [float(branch.weight) for branch in branches]
-    if not math.isclose(sum(weights), 1.0, rel_tol=0.0, abs_tol=1e-9):
-        raise ValueError(f"branch weights must sum to 1 (got {sum(weights)})")
+    _check_weights(weights, "branch")
+    if anchor is not None:
+        if len(anchor.reference_weights) != len(branches):
+            raise ValueError(f"{len(anchor.reference_weights)} reference weights for {len(branches)} branches")
+        _check_weights(anchor.reference_weights, "reference")
     count = len(branches)
 
     def velocity(t: float, x: torch.Tensor) -> torch.Tensor:
@@ -141,9 +194,21 @@ def guided_velocity(batched_fn: BatchedVelocityFn, branches: Sequence[Branch], v
             return v_all  # weight 1: exactly the conditional prediction, no arithmetic on it
         # Combine in float32: guidance amplifies branch differences, which half precision would round.
         per_branch = v_all.float().reshape(count, variations, *x.shape[1:])
-        combined = weights[0] * per_branch[0]
-        for weight, branch_velocity in zip(weights[1:], per_branch[1:], strict=True):
-            combined = combined + weight * branch_velocity
+        combined = _combine(weights, per_branch)
+        if anchor is not None:
+            combined = anchor.keep(t, x.float(), combined, _combine(anchor.reference_weights, per_branch))
         return combined.to(v_all.dtype)
 
     return velocity
+
+
+def _combine(weights: Sequence[float], per_branch: torch.Tensor) -> torch.Tensor:
+    combined = weights[0] * per_branch[0]
+    for weight, branch_velocity in zip(weights[1:], per_branch[1:], strict=True):
+        combined = combined + weight * branch_velocity
+    return combined
+
+
+def _check_weights(weights: Sequence[float], what: str) -> None:
+    if not math.isclose(sum(weights), 1.0, rel_tol=0.0, abs_tol=1e-9):
+        raise ValueError(f"{what} weights must sum to 1 (got {sum(weights)})")

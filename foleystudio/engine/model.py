@@ -196,11 +196,18 @@ class FoleyGenerator(nn.Module):
     def clean_estimate(self, x_t: torch.Tensor, t, velocity: torch.Tensor) -> torch.Tensor:
         """The clean latent x1 that ``velocity`` (from `velocity` at x_t, t) points to: for a data
         predictor exactly the network's output, for a velocity predictor x_t + (1 - t) v."""
+        return x_t + self._estimate_gap(t, x_t) * velocity
+
+    def velocity_toward(self, x_t: torch.Tensor, t, clean: torch.Tensor) -> torch.Tensor:
+        """The velocity whose `clean_estimate` at x_t, t is ``clean`` (its inverse)."""
+        return (clean - x_t) / self._estimate_gap(t, x_t)
+
+    def _estimate_gap(self, t, x_t: torch.Tensor) -> torch.Tensor:
         t = _as_time(t, x_t)
         if self.config.prediction == "velocity":
             gap = (1.0 - t).reshape(-1, *([1] * (x_t.ndim - 1))) if t.ndim else 1.0 - t
-            return x_t + gap.to(x_t.dtype) * velocity
-        return x_t + self._gap(t, x_t) * velocity
+            return gap.to(x_t.dtype)
+        return self._gap(t, x_t)
 
     @staticmethod
     def _gap(t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ from foleystudio.audio.io import read_audio
 from foleystudio.audio.loudness import loudness_curve
 from foleystudio.engine.builder import Engine
 from foleystudio.engine.conditions import ConditionInputs
-from foleystudio.engine.guidance import guidance_branches, guided_velocity
+from foleystudio.engine.guidance import anchored_branches, guidance_branches, guided_velocity
 from foleystudio.engine.long_takes import (
     LatentPiece,
     LongTakePlan,
@@ -35,6 +35,7 @@ from foleystudio.engine.long_takes import (
     Window,
     long_take,
 )
+from foleystudio.engine.loudness_anchor import loudness_anchor
 from foleystudio.engine.model import prompt_trained
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import NoiseStream, SamplerConfig, Step, sample
@@ -166,7 +167,7 @@ def condition_inputs(engine: Engine, request: GenerationRequest) -> ConditionInp
 def velocity_for(engine: Engine, request: GenerationRequest, inputs: ConditionInputs, frames: int):
     """The guided velocity fn(t, x [variations, C, frames]) for these conditions: every guidance
     branch batched into one generator forward per evaluation."""
-    branches = guidance_branches(inputs.present, request.guidance, inputs.has_negative_text)
+    branches, anchor = _guidance(engine, request, inputs)
     with torch.no_grad():
         rows = engine.generator.encode_conditions(inputs, branches, frames)
         rows = rows.to(engine.device, engine.dtype).repeat(request.variations)
@@ -177,7 +178,18 @@ def velocity_for(engine: Engine, request: GenerationRequest, inputs: ConditionIn
         time = torch.full((x_all.shape[0],), float(t), device=x_all.device)
         return engine.generator.velocity(x_all.to(engine.dtype), time, rows).float()
 
-    return guided_velocity(batched, branches, request.variations)
+    return guided_velocity(batched, branches, request.variations, anchor)
+
+
+def _guidance(engine: Engine, request: GenerationRequest, inputs: ConditionInputs):
+    """The branches to run and, for a model whose guidance keeps loudness, the anchor that does it."""
+    anchored = None
+    if engine.config.guidance_keeps_loudness:
+        anchored = anchored_branches(inputs.present, request.guidance, inputs.has_negative_text)
+    if anchored is None:
+        return guidance_branches(inputs.present, request.guidance, inputs.has_negative_text), None
+    branches, reference_weights = anchored
+    return branches, loudness_anchor(engine, reference_weights)
 
 
 def take_plan(engine: Engine, duration_s: float) -> LongTakePlan:

@@ -341,7 +341,8 @@ def _take(engine, request):
 
 
 def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: float, fps: float,
-               frame_size: int, work: Path, ablations: bool, progress: Callable[[str], None] | None) -> list[dict]:
+               frame_size: int, work: Path, ablations: bool, guidance,
+               progress: Callable[[str], None] | None) -> list[dict]:
     from foleystudio.engine.lufs_predictor import predict_curve
     from foleystudio.engine.request import GenerationRequest, VideoSpan
     from foleystudio.training.av_pairs import render_av_pair, write_av_pair_mp4
@@ -359,6 +360,7 @@ def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: flo
         # Full adherence: "after conformance" measures how close conformance can bring a take.
         request = GenerationRequest(duration_s=duration, on_screen_prompt=clip.caption, curve=pair.curve,
                                     video=VideoSpan(video_path), steps=steps, seed=seed + number, adherence=1.0,
+                                    guidance=guidance,
                                     model=getattr(engine, "model_id", "engine"), device=str(engine.device))
         take = _take(engine, request)
         conformance = take.conformance
@@ -471,7 +473,7 @@ MIN_SECONDS = 0.5  # clips shorter than this are too short to judge (see _read_c
 def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | None = None, steps: int = 8,
                    seed: int = 0, seconds: float = 4.0, fps: float = 8.0, frame_size: int | None = None,
                    train_limit: int | None = None, device: str = "auto", index=None, ablations: bool = True,
-                   progress: Callable[[str], None] | None = None) -> dict:
+                   guidance=None, progress: Callable[[str], None] | None = None) -> dict:
     """Evaluate ``model`` (a name, folder, ``preset:NAME``, or a built `Engine`) on an index's split.
 
     For each held-out clip (its first ``seconds``): render an AV pair from it (on-screen source =
@@ -484,6 +486,7 @@ def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | No
     each clip is generated twice more with the same seed: without the video (``*_no_video``: AV-Align
     must drop if the model uses the picture) and with another category's caption
     (``classifier_accuracy_generated_shuffled_captions``: must drop if it follows the text).
+    ``guidance`` (`GuidanceScales`) replaces the scales a take gets by default.
     ``index`` (anything with ``.library_root``, ``.clips``,
     ``.split(name)``) replaces reading ``index_dir``. Returns a JSON-ready dict: means under
     "metrics", per-category means under "per_category", per-clip values under "clips".
@@ -500,6 +503,9 @@ def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | No
     clips = balanced_selection(long_enough, limit)
     if not clips:
         raise ValueError(f"the index has no clips in the {split!r} split")
+    from foleystudio.engine.guidance import GuidanceScales
+
+    guidance = guidance or GuidanceScales()
     started = time.monotonic()
     engine = _load_engine(model, device)
     # By default the picture is drawn at the size the model's frame encoder reads, as the AV pairs
@@ -507,7 +513,8 @@ def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | No
     frame_size = frame_size or engine.config.video_encoder.frame_size
     with tempfile.TemporaryDirectory(prefix="foleystudio-eval-") as folder:
         rows = _clip_rows(engine, clips, Path(index.library_root), steps=steps, seed=seed, seconds=seconds,
-                          fps=fps, frame_size=frame_size, work=Path(folder), ablations=ablations, progress=progress)
+                          fps=fps, frame_size=frame_size, work=Path(folder), ablations=ablations, guidance=guidance,
+                          progress=progress)
     if not rows:
         raise ValueError(f"none of the {len(clips)} {split!r} clips could be read")
     semantic = _semantic_metrics(index, rows, train_limit, seconds, seed)
@@ -522,7 +529,8 @@ def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | No
     return {
         "model": getattr(engine, "model_id", str(model)), "split": split, "clips_evaluated": len(rows),
         "clips_skipped": len(clips) - len(rows), "steps": steps, "adherence": 1.0, "ablations": ablations, "seed": seed, "seconds": seconds, "fps": fps,
-        "frame_size": frame_size,
+        "frame_size": frame_size, "guidance": dataclasses.asdict(guidance),
+        "guidance_keeps_loudness": bool(getattr(engine.config, "guidance_keeps_loudness", False)),
         "metrics": metrics, "paired_tests": paired, "semantic": semantic, "per_category": breakdown,
         "clips": [{key: value for key, value in row.items() if not key.startswith("_")} for row in rows],
         "elapsed_s": time.monotonic() - started,

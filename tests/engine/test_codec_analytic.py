@@ -175,3 +175,21 @@ def integrated(audio: np.ndarray, first: int, stop: int) -> np.ndarray:
 
 def energy_mean(lufs: np.ndarray) -> np.ndarray:
     return 10.0 * np.log10(np.mean(10.0 ** (lufs / 10.0), axis=-1))
+
+
+def test_shifting_loudness_moves_the_read_out_and_the_decoded_audio_by_that_much_and_keeps_the_shape():
+    codec = AnalyticCodec(AnalyticCodecConfig(n_mels=32))
+    latent = codec.encode(torch.from_numpy(stepped_noise())[None])
+    lift = torch.linspace(-6.0, 4.0, latent.shape[-1]).expand(1, 2, -1).clone()
+    lift[:, 1] *= -1  # the channels move apart: each is shifted on its own
+    shifted = codec.shift_loudness(latent, lift)
+    torch.testing.assert_close(codec.latent_loudness_lufs(shifted) - codec.latent_loudness_lufs(latent), lift,
+                               atol=1e-3, rtol=0)
+    # The bands of a channel's frame move together: the spectral shape is untouched.
+    bands = (shifted - latent).reshape(1, 2, -1, latent.shape[-1])
+    torch.testing.assert_close(bands.std(dim=2), torch.zeros(1, 2, latent.shape[-1]), atol=1e-5, rtol=0)
+    # Heard: a constant +5 LU decodes 5 LU louder (measured on the decoded audio).
+    louder = codec.decode(codec.shift_loudness(latent, torch.full((1, 2, latent.shape[-1]), 5.0)))[0].numpy()
+    quiet = codec.decode(latent)[0].numpy()
+    np.testing.assert_allclose(integrated(louder, RATE // 2, 2 * RATE) - integrated(quiet, RATE // 2, 2 * RATE),
+                               [5.0, 5.0], atol=0.1)

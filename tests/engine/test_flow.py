@@ -245,3 +245,7 @@ def test_clean_estimate_is_where_the_velocity_points(prediction):
     x_t = (1 - t[:, None, None]) * z + t[:, None, None] * x1
     velocity = model.velocity_target(x1, z, x_t, t)
     torch.testing.assert_close(model.clean_estimate(x_t, t, velocity), x1, rtol=1e-5, atol=1e-5)
+    # velocity_toward inverts it, for a batch of times and for one time alike.
+    torch.testing.assert_close(model.velocity_toward(x_t, t, x1), velocity, rtol=1e-5, atol=1e-5)
+    one = model.velocity_toward(x_t[:1], 0.5, x1[:1])
+    torch.testing.assert_close(model.clean_estimate(x_t[:1], 0.5, one), x1[:1], rtol=1e-5, atol=1e-5)

@@ -10,9 +10,12 @@ from foleystudio.engine.guidance import (
     MODALITIES,
     Branch,
     GuidanceScales,
+    LoudnessAnchor,
+    anchored_branches,
     branch_rows,
     guidance_branches,
     guided_velocity,
+    loudness_reference,
 )
 from foleystudio.engine.sampler import SamplerConfig, make_noise, sample
 from foleystudio.errors import UserInputError
@@ -204,3 +207,60 @@ def test_wrong_variation_count_is_reported():
     velocity = guided_velocity(additive_model(branches), branches, VARIATIONS)
     with pytest.raises(ValueError, match="variation rows"):
         velocity(0.0, X[:2])
+
+
+# ---- loudness-keeping guidance -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("present, scales", [
+    ({"video"}, GuidanceScales(video=4.0)),  # no prompt to keep the loudness of
+    ({"video", "text"}, GuidanceScales(video=3.0, text=1.0)),  # text at 1 is its own reference
+    (ALL, GuidanceScales(video=2.0, text=1.0, audio=1.0)),
+])
+def test_nothing_is_anchored_when_the_reference_is_the_guidance_itself(present, scales):
+    assert anchored_branches(present, scales) is None
+
+
+@pytest.mark.parametrize("present", [{"text"}, {"video", "text"}, {"text", "audio"}, ALL])
+@pytest.mark.parametrize("negative", [False, True])
+def test_anchored_branches_carry_both_combinations(present, negative):
+    scales = GuidanceScales(video=2.5, text=6.0, audio=3.0)
+    branches, reference = anchored_branches(present, scales, negative)
+    guided_only = guidance_branches(present, scales, negative)
+    reference_only = guidance_branches(present, loudness_reference(scales), negative)
+    key = lambda branch: (branch.modalities, branch.negative_text)  # noqa: E731
+    # Every branch either combination needs is run once; the guided weights are guidance_branches' own.
+    assert {key(b) for b in branches} == {key(b) for b in guided_only} | {key(b) for b in reference_only}
+    assert {key(b): b.weight for b in branches if b.weight} == {key(b): b.weight for b in guided_only}
+    assert {key(b): w for b, w in zip(branches, reference) if w} == {key(b): b.weight for b in reference_only}
+
+
+def test_the_reference_keeps_the_video_scale_and_sets_the_prompts_to_one():
+    assert loudness_reference(GuidanceScales(video=3.5, text=6.0, audio=0.5)) == GuidanceScales(3.5, 1.0, 1.0)
+
+
+def test_the_anchor_receives_the_guided_and_the_reference_combination():
+    scales = GuidanceScales(video=2.0, text=5.0)
+    branches, reference = anchored_branches({"video", "text"}, scales)
+    seen = {}
+
+    def keep(t, x, guided_v, reference_v):
+        seen.update(t=t, guided=guided_v, reference=reference_v)
+        return guided_v + 1.0
+
+    velocity = guided_velocity(additive_model(branches), branches, VARIATIONS, LoudnessAnchor(reference, keep))
+    result = velocity(0.3, X)
+    torch.testing.assert_close(seen["guided"], expected({"video", "text"}, scales, X), atol=1e-5, rtol=0)
+    torch.testing.assert_close(seen["reference"], expected({"video", "text"}, loudness_reference(scales), X),
+                               atol=1e-5, rtol=0)
+    assert seen["t"] == 0.3
+    torch.testing.assert_close(result, seen["guided"] + 1.0)
+
+
+@pytest.mark.parametrize("weights, message", [((1.0,), "1 reference weights for 3 branches"),
+                                              ((0.5, 0.2, 0.2), "reference weights must sum to 1")])
+def test_bad_reference_weights_are_refused(weights, message):
+    branches = guidance_branches(ALL, GuidanceScales(video=3.0, text=2.0, audio=1.5))[:3]
+    branches = [Branch(b.modalities, w) for b, w in zip(branches, (0.5, 0.25, 0.25))]
+    with pytest.raises(ValueError, match=message):
+        guided_velocity(additive_model(branches), branches, VARIATIONS, LoudnessAnchor(weights, lambda *a: a[2]))

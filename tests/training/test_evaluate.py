@@ -8,6 +8,7 @@ import pytest
 
 from foleystudio.audio.curve import LoudnessCurve
 from foleystudio.audio.wav import write_wav
+from foleystudio.engine.guidance import GuidanceScales
 from foleystudio.training.evaluate import (
     classifier_embedding,
     codec_scores,
@@ -178,6 +179,7 @@ def test_evaluate_model_smoke_on_a_fake_index(tmp_path):
     assert set(report["paired_tests"]["video_following"]) == {"wins", "losses", "ties", "p_value"}
     assert set(semantic["text_following"]) == {"wins", "losses", "ties", "p_value"}
     assert report["frame_size"] == 32  # the tiny frame encoder's size, as its AV pairs are drawn
+    assert report["guidance"] == {"video": 2.5, "text": 2.5, "audio": 2.5} and not report["guidance_keeps_loudness"]
     assert 0.0 <= metrics["av_align_generated_no_video"] <= 1.0
     assert 0.0 <= semantic["classifier_accuracy_generated_shuffled_captions"] <= 1.0
     # Each val clip got the other category's caption in the text ablation.
@@ -219,3 +221,26 @@ def test_evaluate_command_parses_its_arguments():
     assert parser.parse_args(["evaluate", "m", "--data", "idx", "--frame-size", "64"]).frame_size == 64
     with pytest.raises(SystemExit):
         parser.parse_args(["evaluate", "preset:tiny", "--data", "idx", "--limit", "0"])
+    assert command._guidance(args) == GuidanceScales()  # generate's defaults unless asked
+    asked = parser.parse_args(["evaluate", "m", "--data", "idx", "--guidance-text", "6", "--guidance-video", "1"])
+    assert command._guidance(asked) == GuidanceScales(video=1.0, text=6.0)
+
+
+def test_evaluate_takes_are_made_with_the_asked_guidance(tmp_path, monkeypatch):
+    from foleystudio.training import evaluate as module
+
+    write_wav(tmp_path / "a.wav", tone(0, 1.0), RATE, bit_depth=24)
+    seen = []
+
+    class Enough(Exception):
+        pass
+
+    def take(engine, request):
+        seen.append(request.guidance)
+        raise Enough  # one take is enough to see its scales
+
+    monkeypatch.setattr(module, "_take", take)
+    with pytest.raises(Enough):
+        module.evaluate_model("preset:tiny", index=Index(tmp_path, [clip(0, "a.wav", "tone", "val")], []), steps=1,
+                              device="cpu", seconds=1.0, guidance=GuidanceScales(video=1.5, text=7.0))
+    assert seen == [GuidanceScales(video=1.5, text=7.0)]

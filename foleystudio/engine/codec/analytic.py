@@ -178,6 +178,14 @@ class AnalyticCodec(AudioCodec):
         mean_square = torch.einsum("bcsmt,m->bct", density, self.loudness_weights.float()) / cfg.frames_per_latent
         return BS1770_OFFSET_LU + 10.0 * torch.log10(mean_square + LOUDNESS_EPSILON)
 
+    def shift_loudness(self, latent: torch.Tensor, lu: torch.Tensor) -> torch.Tensor:
+        """Every band of a channel's frame raised by the same ``lu`` dB: its power, hence its
+        loudness, rises by exactly that (`latent_loudness_lufs` moves by ``lu``, up to its 60 dB clamp)."""
+        batch, channels, frames = latent.shape
+        per_channel = latent.reshape(batch, 2, channels // 2, frames)
+        raised = per_channel + (lu / self.config.scale_db)[:, :, None, :].to(latent.dtype)
+        return raised.reshape(batch, channels, frames)
+
     # ---- codec ---------------------------------------------------------------------------
     def _encode(self, wave: torch.Tensor) -> torch.Tensor:
         return self._to_latent(self._band_power(wave))

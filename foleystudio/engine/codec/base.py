@@ -152,6 +152,12 @@ class AudioCodec(torch.nn.Module, abc.ABC):
         differentiably, or None where the codec has no such read-out (the learned codec)."""
         return None
 
+    def shift_loudness(self, latent: torch.Tensor, lu: torch.Tensor) -> torch.Tensor | None:
+        """``latent`` [B, C, T] made ``lu`` [B, 2, T] LU louder (negative: quieter) per channel and
+        latent frame, without changing its spectral shape; None where the codec has no such
+        operation (the learned codec)."""
+        return None
+
     def _decode_window(self, latent: torch.Tensor, first_frame: int) -> torch.Tensor:
         """``_decode`` of a chunk window that starts at latent frame ``first_frame`` of the whole.
         A codec whose decode is not position-free (Griffin-Lim's starting phase) overrides it."""
