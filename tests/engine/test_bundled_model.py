@@ -37,6 +37,11 @@ def test_the_card_reports_data_training_metrics_and_limits():
     assert "foleystudio evaluate" in card  # how to reproduce the numbers
 
 
+def test_the_bundled_model_samples_as_it_was_evaluated():
+    # Its card's figures were measured with the text guidance keeping the loudness of scale 1.
+    assert load_engine(FOLDER, "cpu").config.guidance_keeps_loudness
+
+
 @pytest.mark.parametrize("prompt", ["footsteps on a wooden floor", "heavy wooden door slams shut"])
 def test_the_bundled_model_generates_a_take_that_follows_a_curve(prompt):
     engine = load_engine(FOLDER, "cpu")
