@@ -23,8 +23,8 @@ from foleystudio.engine.codec.analytic import (
     TINY_ANALYTIC_CODEC,
     AnalyticCodecConfig,
 )
-from foleystudio.engine.config_io import READ_DEFAULT_IF_ABSENT
 from foleystudio.engine.codec.learned import BASE_LEARNED_CODEC, SMALL_LEARNED_CODEC, LearnedCodecConfig
+from foleystudio.engine.config_io import READ_DEFAULT_IF_ABSENT
 from foleystudio.engine.long_takes import BASE_LONG_TAKE, COMPACT_LONG_TAKE, SMALL_LONG_TAKE, TINY_LONG_TAKE, LongTakeConfig
 from foleystudio.engine.lufs_predictor import (
     BASE_LUFS_PREDICTOR,
