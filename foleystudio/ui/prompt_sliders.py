@@ -42,8 +42,9 @@ SLIDER_SPECS = (
                ("How strongly the take follows the picture (classifier-free guidance scale for video). "
                 "Higher: tighter sync, less variety; 0 ignores the video.")),
     SliderSpec("text_guidance", "Text guidance", GUIDANCE_RANGE, 0.1, 1,
-               "How strongly the take follows the prompts. Higher: closer to the words, less natural; "
-               "0 ignores them."),
+               ("How strongly the take follows the prompts. Higher: closer to the words, less natural, and "
+                "less tight to the curve and picture; 0 ignores them. With a model that keeps loudness "
+                "(the bundled one does) it changes what the take sounds like, not how loud it is.")),
     SliderSpec("audio_guidance", "Reference guidance", GUIDANCE_RANGE, 0.1, 1,
                "How strongly the take resembles the reference sound (only with a reference sound set)."),
     SliderSpec("steps", "Steps", STEPS_RANGE, 1, 0,
