@@ -530,7 +530,7 @@ def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | No
         "model": getattr(engine, "model_id", str(model)), "split": split, "clips_evaluated": len(rows),
         "clips_skipped": len(clips) - len(rows), "steps": steps, "adherence": 1.0, "ablations": ablations, "seed": seed, "seconds": seconds, "fps": fps,
         "frame_size": frame_size, "guidance": dataclasses.asdict(guidance),
-        "guidance_keeps_loudness": bool(getattr(engine.config, "guidance_keeps_loudness", False)),
+        "guidance_keeps_loudness": engine.config.guidance_keeps_loudness,
         "metrics": metrics, "paired_tests": paired, "semantic": semantic, "per_category": breakdown,
         "clips": [{key: value for key, value in row.items() if not key.startswith("_")} for row in rows],
         "elapsed_s": time.monotonic() - started,
