@@ -38,8 +38,11 @@ def test_the_card_reports_data_training_metrics_and_limits():
 
 
 def test_the_bundled_model_samples_as_it_was_evaluated():
-    # Its card's figures were measured with the text guidance keeping the loudness of scale 1.
-    assert load_engine(FOLDER, "cpu").config.guidance_keeps_loudness
+    # Its card's figures were measured with the text guidance keeping the loudness of scale 1, and
+    # decoded to band envelopes with peaks bounded at 2 x local RMS.
+    config = load_engine(FOLDER, "cpu").config
+    assert config.guidance_keeps_loudness
+    assert (config.codec.griffin_lim_projection, config.codec.griffin_lim_peak_clip) == ("bands", 2.0)
 
 
 @pytest.mark.parametrize("prompt", ["footsteps on a wooden floor", "heavy wooden door slams shut"])

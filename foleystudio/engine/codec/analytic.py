@@ -24,6 +24,13 @@ Choices (measured with ``bench/codec.py``; see the report of issue 3):
   latent channels: too wide for the DiT). With the original phase, 64 bands would reach an
   MR-STFT of 0.74: the rest is Griffin-Lim's. 8/16/32/64 iterations: loudness error 0.25 / 0.21 /
   0.19 / 0.17 LU at proportional cost; 16 halves the decode time of 32 for 0.02 LU.
+* **Band envelopes, peaks bounded** (the small and compact presets; ``griffinlim``). The latent
+  fixes only each band's mean power, so Griffin-Lim imposes just that and clips every iterate at 2 x
+  its local RMS. Plain Griffin-Lim decoded dense sounds with a Gaussian's peaks, which cannot be as
+  loud under a -1 dBTP ceiling as the limited recordings they came from. On 200 training clips of
+  dense categories (40 at random / the 30 worst): MR-STFT 1.47 -> 1.38 / 1.61 -> 1.48, loudness
+  error 0.63 -> 0.31 / 0.52 -> 0.21 LU, error after conformance 0.39 -> 0.07 / 1.68 -> 0.65 LU; 2
+  x RMS keeps typical clips' 2 ms envelope peaks (random 40: 12.2 dB against the real 12.5; 1.5 x: 11.1).
 * **Deterministic phase.** Griffin-Lim starts from a fixed pseudo-random phase table indexed by
   *absolute* STFT frame (period ``PHASE_PERIOD`` frames), drawn once from ``phase_seed`` with a
   local generator. A chunk therefore starts from the same phase as the whole-signal decode, and
@@ -33,16 +40,18 @@ Choices (measured with ``bench/codec.py``; see the report of issue 3):
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from foleystudio.audio.kweighting import kweighting_power_gain
 from foleystudio.engine.codec.base import AudioCodec, Chunking
-from foleystudio.engine.codec.griffinlim import griffin_lim
+from foleystudio.engine.codec.griffinlim import BandEnvelopes, BinMagnitudes, griffin_lim
+from foleystudio.engine.config_io import READ_DEFAULT_IF_ABSENT
 from foleystudio.engine.codec.spectral import StftFraming, partition_mel_filterbank
 from foleystudio.errors import UserInputError
 
@@ -52,6 +61,7 @@ logger = logging.getLogger(__name__)
 PHASE_PERIOD = 1024
 BS1770_OFFSET_LU = -0.691  # loudness = -0.691 + 10 log10(K-weighted mean square)
 LOUDNESS_EPSILON = 1e-12  # keeps the log finite for an all-floor latent (about -120 LUFS)
+PROJECTIONS = ("bins", "bands")  # Griffin-Lim's magnitude projection: see AnalyticCodecConfig
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,11 @@ class AnalyticCodecConfig:
     n_mels: int = 64
     griffin_lim_iterations: int = 16
     griffin_lim_alpha: float = 0.99  # fast Griffin-Lim momentum
+    # "bins": every bin gets the triangles' smooth spread of its bands (plain Griffin-Lim);
+    # "bands": only each band's mean power is imposed (``griffinlim.BandEnvelopes``).
+    # Model folders written before these two existed decode as they were evaluated: bins, no clip.
+    griffin_lim_projection: str = field(default="bins", metadata={READ_DEFAULT_IF_ABSENT: True})
+    griffin_lim_peak_clip: float = field(default=0.0, metadata={READ_DEFAULT_IF_ABSENT: True})  # x local RMS; 0: off
     floor_db: float = -100.0  # band power densities below this (dB re full-scale white noise) read as it
     offset_db: float = -50.0  # normalisation: latent = (dB - offset_db) / scale_db
     scale_db: float = 30.0
@@ -79,6 +94,16 @@ class AnalyticCodecConfig:
             )
         if self.n_mels < 2 or self.griffin_lim_iterations < 0 or self.scale_db <= 0:
             raise UserInputError(f"analytic codec: invalid settings {self}")
+        if self.griffin_lim_projection not in PROJECTIONS:
+            raise UserInputError(
+                f"analytic codec: griffin_lim_projection must be one of {sorted(PROJECTIONS)}, "
+                f"got {self.griffin_lim_projection!r}"
+            )
+        if not (self.griffin_lim_peak_clip == 0.0 or self.griffin_lim_peak_clip >= 1.0):
+            raise UserInputError(
+                f"analytic codec: griffin_lim_peak_clip must be 0 (off) or at least 1 (x local RMS), "
+                f"got {self.griffin_lim_peak_clip}"
+            )
         StftFraming(self.n_fft, self.stft_hop)  # validates the overlap
 
     @property
@@ -100,10 +125,10 @@ TINY_ANALYTIC_CODEC = AnalyticCodecConfig(
     decode_context=4,
     decode_crossfade=2,
 )
-# The baseline to ship and to beat.
-SMALL_ANALYTIC_CODEC = AnalyticCodecConfig()
+# The baseline to ship and to beat: band envelopes and a 2 x RMS peak bound (see the notes above).
+SMALL_ANALYTIC_CODEC = AnalyticCodecConfig(griffin_lim_projection="bands", griffin_lim_peak_clip=2.0)
 # 32 bands: half the latent width of the small one (256 channels) for a CPU-trained DiT.
-COMPACT_ANALYTIC_CODEC = AnalyticCodecConfig(n_mels=32)
+COMPACT_ANALYTIC_CODEC = dataclasses.replace(SMALL_ANALYTIC_CODEC, n_mels=32)
 # No larger analytic preset: 128 bands would double the latent width for 0.16 MR-STFT (see above).
 BASE_ANALYTIC_CODEC = SMALL_ANALYTIC_CODEC
 
@@ -197,7 +222,12 @@ class AnalyticCodec(AudioCodec):
         magnitude = self._from_latent(latent)
         phase = self._starting_phase(first_frame * self.config.frames_per_latent, magnitude.shape[-1])
         cfg = self.config
-        return griffin_lim(magnitude, phase, self.framing, cfg.griffin_lim_iterations, cfg.griffin_lim_alpha)
+        if cfg.griffin_lim_projection == "bands":
+            projection = BandEnvelopes(magnitude, self.filterbank, self.band_widths)
+        else:
+            projection = BinMagnitudes(magnitude)
+        return griffin_lim(magnitude, phase, self.framing, cfg.griffin_lim_iterations, cfg.griffin_lim_alpha,
+                           projection=projection, peak_clip=cfg.griffin_lim_peak_clip)
 
     def _starting_phase(self, first_stft_frame: int, count: int) -> torch.Tensor:
         """Unit phases [1, 1, bins, count] for STFT frames first..first + count (absolute indices)."""
