@@ -51,8 +51,8 @@ import torch
 from foleystudio.audio.kweighting import kweighting_power_gain
 from foleystudio.engine.codec.base import AudioCodec, Chunking
 from foleystudio.engine.codec.griffinlim import BandEnvelopes, BinMagnitudes, griffin_lim
-from foleystudio.engine.config_io import READ_DEFAULT_IF_ABSENT
 from foleystudio.engine.codec.spectral import StftFraming, partition_mel_filterbank
+from foleystudio.engine.config_io import READ_DEFAULT_IF_ABSENT
 from foleystudio.errors import UserInputError
 
 logger = logging.getLogger(__name__)

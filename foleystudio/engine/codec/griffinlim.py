@@ -41,8 +41,8 @@ def unit_phase(spec: torch.Tensor) -> torch.Tensor:
     return spec / spec.abs().clamp_min(1e-30)
 
 
-class BinMagnitudes:
-    """Projection onto spectra with exactly the given magnitude in every bin (plain Griffin-Lim)."""
+class MagnitudeProjection:
+    """What Griffin-Lim imposes on each iterate's spectrum; subclasses say how (``project``)."""
 
     def __init__(self, magnitude: torch.Tensor):
         self.magnitude = magnitude
@@ -51,13 +51,21 @@ class BinMagnitudes:
         return self.magnitude * phase
 
     def project(self, spec: torch.Tensor) -> torch.Tensor:
-        return self.magnitude * unit_phase(spec)
+        raise NotImplementedError
 
     def finish(self, wave: torch.Tensor, framing: StftFraming) -> torch.Tensor:
+        """The decoded wave, corrected if the projection needs it (as it is, here)."""
         return wave
 
 
-class BandEnvelopes:
+class BinMagnitudes(MagnitudeProjection):
+    """Projection onto spectra with exactly the given magnitude in every bin (plain Griffin-Lim)."""
+
+    def project(self, spec: torch.Tensor) -> torch.Tensor:
+        return self.magnitude * unit_phase(spec)
+
+
+class BandEnvelopes(MagnitudeProjection):
     """Projection onto spectra whose band powers are the target's, fine structure left free.
 
     ``magnitude`` [B, C, bins, frames] is a band envelope spread back to the bins by ``filterbank``
@@ -67,13 +75,10 @@ class BandEnvelopes:
     """
 
     def __init__(self, magnitude: torch.Tensor, filterbank: torch.Tensor, band_widths: torch.Tensor):
-        self.magnitude = magnitude
+        super().__init__(magnitude)
         self.target_power = magnitude.square()
         self.filterbank = filterbank.float()
         self.band_widths = band_widths.float()
-
-    def start(self, phase: torch.Tensor) -> torch.Tensor:
-        return self.magnitude * phase
 
     def project(self, spec: torch.Tensor) -> torch.Tensor:
         power = (spec.real.square() + spec.imag.square()).transpose(-1, -2)
@@ -109,7 +114,7 @@ def griffin_lim(
     iterations: int,
     alpha: float = 0.99,
     *,
-    projection: BinMagnitudes | BandEnvelopes | None = None,
+    projection: MagnitudeProjection | None = None,
     peak_clip: float = 0.0,
 ) -> torch.Tensor:
     """The wave [B, C, frames * hop] whose STFT magnitude approaches ``magnitude`` [B, C, bins, frames],
