@@ -1,7 +1,7 @@
 """Reconstruction benchmark of the audio codecs; prints one JSON object.
 
-  .venv/bin/python bench/codec.py [--audio DIR] [--learned-weights FILE.safetensors] [--max-files N]
-                                  [--threads N]
+  .venv/bin/python bench/codec.py [--audio DIR | --index DIR] [--learned-weights FILE.safetensors]
+                                  [--model FOLDER] [--max-files N] [--threads N]
 
 For the analytic codec (``SMALL_ANALYTIC_CODEC``, log-mel + Griffin-Lim) and the learned codec
 (``SMALL_LEARNED_CODEC``; untrained — weights drawn from seed 0 — unless ``--learned-weights`` gives
@@ -9,6 +9,13 @@ a state dict), every clip is encoded and decoded (``encode_long`` / ``decode_lon
 ``foleystudio.engine.codec.metrics``: multi-resolution STFT distance, log-mel L1 (dB) and the
 loudness-curve error (LU, frames above -60 LUFS). Scores are means over clips; the loudness error
 skips clips that never rise above -60 LUFS.
+
+``--model FOLDER`` adds that model folder's codec and, if it is an analytic codec with a trained
+refiner (``foleystudio.engine.codec.refiner``), the same codec without it (band-envelope Griffin-Lim,
+the untrained decoder foley-small shipped before): the same latent decoded both ways.
+
+``--index DIR`` takes the held-out clips of a corpus index instead (split ``val``, clips of at least
+0.5 s, their first 4 s: the clips and excerpts ``foleystudio evaluate`` scores the codec on).
 
 Audio: every wav/flac/ogg/aif(f)/mp3 file below ``--audio DIR``, read as 44.1 kHz stereo by
 ``foleystudio.audio.io.read_audio`` (mono is duplicated to both channels; other rates resampled).
@@ -108,7 +115,39 @@ def folder_set(folder: Path, max_files: int | None) -> tuple[dict[str, np.ndarra
     return clips, left_out
 
 
+def index_set(index_dir: Path, max_files: int | None,
+              seconds: float = 4.0) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The held-out clips of a corpus index as ``foleystudio evaluate`` reads them."""
+    from foleystudio.training.evaluate import _read_clip
+    from foleystudio.training.index import read_index
+
+    index = read_index(index_dir)
+    clips, left_out = {}, {}
+    for clip in [c for c in index.split("val") if c.duration_s >= 0.5][:max_files]:
+        audio = _read_clip(clip, index.library_root, seconds)
+        if audio is None:
+            left_out[clip.path] = "unreadable or shorter than 0.5 s"
+        else:
+            clips[clip.path] = audio
+    return clips, left_out
+
+
 # ---- codecs ----------------------------------------------------------------------------------
+def model_codecs(folder: Path) -> dict[str, AudioCodec]:
+    """A model folder's codec and, if it has a trained refiner, the same codec without it."""
+    import dataclasses
+
+    from foleystudio.engine.builder import load_engine
+
+    engine = load_engine(folder, "cpu")
+    codecs = {f"{engine.config.name}_model": engine.codec.eval()}
+    config = engine.codec.config
+    if getattr(config, "refiner_width", 0):
+        untrained = dataclasses.replace(config, refiner_width=0, griffin_lim_projection="bands")
+        codecs[f"{engine.config.name}_without_refiner"] = AnalyticCodec(untrained)
+    return codecs
+
+
 def learned_codec(weights: Path | None) -> LearnedCodec:
     # Untrained weights are drawn from seed 0 without touching the caller's global RNG state.
     with torch.random.fork_rng(devices=[]):
@@ -171,21 +210,28 @@ def describe(codec: AudioCodec) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--audio", type=Path, help="folder of sound files (default: the synthetic set)")
+    parser.add_argument("--index", type=Path, help="corpus index: its held-out clips (instead of --audio)")
     parser.add_argument("--learned-weights", type=Path, help="safetensors state dict of SMALL_LEARNED_CODEC")
+    parser.add_argument("--model", type=Path, help="also this model folder's codec (and it without its refiner)")
     parser.add_argument("--max-files", type=int, help="use at most this many files of --audio")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    clips, left_out = (synthetic_set(), {}) if args.audio is None else folder_set(args.audio, args.max_files)
+    if args.index is not None:
+        clips, left_out = index_set(args.index, args.max_files)
+    else:
+        clips, left_out = (synthetic_set(), {}) if args.audio is None else folder_set(args.audio, args.max_files)
     if not clips:
-        raise SystemExit(f"no usable audio in {args.audio}")
+        raise SystemExit(f"no usable audio in {args.index or args.audio}")
     codecs = {
         "analytic_small": AnalyticCodec(SMALL_ANALYTIC_CODEC),
         "learned_small" + ("" if args.learned_weights else "_untrained"): learned_codec(args.learned_weights),
+        **(model_codecs(args.model) if args.model else {}),
     }
     result = {
-        "audio": "synthetic set (seed 0)" if args.audio is None else str(args.audio),
+        "audio": (f"held-out clips of {args.index}" if args.index else
+                  "synthetic set (seed 0)" if args.audio is None else str(args.audio)),
         "clips": len(clips),
         "left_out": left_out,
         "seconds": round(sum(a.shape[1] for a in clips.values()) / RATE, 2),

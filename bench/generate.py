@@ -1,6 +1,7 @@
 """Generation speed of an engine preset; prints one JSON object.
 
   .venv/bin/python bench/generate.py [--preset small] [--seconds 10 60] [--device auto] [--quick]
+                                     [--refiner-width N]
 
 For each take length: the real-time factor of the whole `pipeline.generate` (conditions, all sampling
 steps at the preset's default steps and guidance, decoding, conformance) for a text + video request
@@ -16,7 +17,8 @@ runs once untimed with one step first (warm-up). Also:
   close the implementation gets to the machine's matmul speed;
 * codec encode/decode speed (x real time) and peak RSS.
 
-The weights are untrained (speed does not depend on them). Timings on a shared machine are noisy;
+``--refiner-width N`` gives the preset's analytic codec a refiner of that width (foley-small's is 256),
+decoding as foley-small does. The weights are untrained (speed does not depend on them). Timings on a shared machine are noisy;
 ratios measured in the same run are the figures to compare.
 """
 
@@ -118,11 +120,15 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="3 steps (checks the script, not the speed)")
+    parser.add_argument("--refiner-width", type=int, default=0, help="analytic codec refiner width (0: none)")
     args = parser.parse_args()
     config = preset(args.preset)
+    if args.refiner_width:
+        codec = dataclasses.replace(config.codec, refiner_width=args.refiner_width, griffin_lim_projection="bins")
+        config = dataclasses.replace(config, codec=codec)
     engine = build_engine(config, args.device)
     steps = 3 if args.quick else config.sampler.steps
-    results = {"preset": args.preset, "device": str(engine.device), "dtype": str(engine.dtype),
+    results = {"preset": args.preset, "refiner_width": args.refiner_width, "device": str(engine.device), "dtype": str(engine.dtype),
                "steps": steps, "sampler": config.sampler.method, "torch_threads": torch.get_num_threads(),
                "cpu_count": os.cpu_count(), "torch": torch.__version__, "takes": []}
     with tempfile.TemporaryDirectory() as folder:

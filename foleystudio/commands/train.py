@@ -1,10 +1,14 @@
-"""`foleystudio train codec|dit|lufs` and `foleystudio finetune MODEL`: training from the command line.
+"""`foleystudio train codec|refiner|dit|lufs` and `foleystudio finetune MODEL`: training from the command line.
 
 ``--data`` is a feature cache (``manifest.json``, see `foleystudio.training.features`), an index
 folder (``index.json``: a cache is built into ``RUN_DIR/cache`` first, reused on resume), or for
 ``lufs`` a folder of ``*.safetensors`` (frames, curve) pairs. Training resumes from ``RUN_DIR``'s
 last checkpoint unless ``--no-resume``; at the end the EMA weights are exported as a model folder
 ``RUN_DIR/model`` that `foleystudio generate --model RUN_DIR/model` loads.
+
+``train refiner`` trains the analytic codec's refiner (the within-band spectral shape its decoder
+imposes; `foleystudio.engine.codec.refiner`), adding one to a model that has none: ``train refiner
+--from models/foley-small`` keeps the latent and every other weight.
 
 ``train --from MODEL`` starts from an existing model folder's weights and trains one component with
 the preset's full schedule: the chain for a new model is ``train codec`` -> ``train lufs --from
@@ -33,7 +37,7 @@ from foleystudio.commands._args import positive_int
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("codec", "dit", "lufs")
+TASKS = ("codec", "refiner", "dit", "lufs")
 # The presets with a training schedule; other models train with the last one's (small's).
 SIZES = ("tiny", "compact", "small")
 COMPONENT_TASK = {"generator": "dit", "codec": "codec", "lufs_predictor": "lufs"}
@@ -45,11 +49,14 @@ DEFAULTS = {
     # The CPU-trained foley-small (see models/foley-small/MODEL_CARD.md).
     ("codec", "compact"): (2_000, 4, 1e-3), ("dit", "compact"): (30_000, 16, 1e-3),
     ("lufs", "compact"): (6_000, 32, 2e-3),
+    ("refiner", "tiny"): (200, 4, 1e-3), ("refiner", "small"): (20_000, 16, 1e-3),
+    ("refiner", "compact"): (3_000, 16, 1e-3),
 }
 
 
 def add_parser(subparsers) -> None:
-    train = subparsers.add_parser("train", help="train the codec, the generator (dit) or the LUFS predictor")
+    train = subparsers.add_parser(
+        "train", help="train the codec, the analytic codec's refiner, the generator (dit) or the LUFS predictor")
     train.add_argument("task", choices=TASKS)
     _common(train)
     train.add_argument("--preset", default="small", choices=SIZES, help="model size (default small)")
@@ -160,9 +167,11 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         return tasks.LufsTask(engine, pairs, val_pairs, data=tasks.DataInfo(str(data), len(pairs), 0.0))
     cache = _cache(data, run_dir, engine.codec if kind == "dit" else None)
     info = _data_info(cache, data)
-    if kind == "codec":
+    if kind in ("codec", "refiner"):
         waves = [item.wave for item in cache.items("train") if item.wave is not None]
         val = [item.wave for item in cache.items("val") if item.wave is not None]
+        if kind == "refiner":
+            return tasks.RefinerTask(tasks.with_refiner(engine), waves, val, data=info)
         return tasks.CodecTask(engine, waves, val, data=info)
     if fresh:  # a new generator gets a tokenizer trained on this data's captions
         engine = _with_fresh_tokenizer(engine, cache.captions("train"))
@@ -237,7 +246,8 @@ def run_train(args: argparse.Namespace) -> int:
         note = f"; started from {engine.model_id}"
     else:
         config = preset(args.preset)
-        if args.task == "codec" or args.preset == "small":  # small ships the learned codec
+        # small ships the learned codec; the refiner belongs to the analytic one
+        if args.task == "codec" or (args.preset == "small" and args.task != "refiner"):
             config = with_learned_codec(config)
         engine, size, note = build_engine(config, "cpu", seed=args.seed), args.preset, ""
     return _run(args.task, engine, args, DEFAULTS[(args.task, size)], fresh=args.task == "dit", warmup=1000, note=note)
@@ -248,6 +258,8 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     engine = load_engine(args.model, "cpu")
     kind = COMPONENT_TASK[args.component]
+    if kind == "codec" and getattr(engine.codec, "refiner", None) is not None:
+        kind = "refiner"  # an analytic codec trains only its refiner (the encoder has no weights)
     size = _size_of(engine.config.name)
     _, batch, lr = DEFAULTS[(kind, size)]
     note = f"; fine-tuned from {engine.model_id} (full fine-tune of {args.component}, no adapters)"

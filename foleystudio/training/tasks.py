@@ -1,8 +1,10 @@
-"""The three training tasks on the engine, for `foleystudio.training.trainer.train`.
+"""The training tasks on the engine, for `foleystudio.training.trainer.train`.
 
 * `CodecTask`: the learned codec (`codec.loss.codec_loss`: stereo MR-STFT + waveform L1 + KL) on
   random crops of cached waveform excerpts. A preset whose codec is the analytic one is given a
   learned codec of the matching size (`with_learned_codec`); the generator is refitted to its latent.
+* `RefinerTask`: the analytic codec's refiner (`codec.refiner`), the within-band spectral shape its
+  decoder imposes, on random crops of cached waveform excerpts; the latent does not change.
 * `DiTTask`: the generator (`flow.flow_matching_loss`, rectified flow with Tri-Ergon's condition
   dropout) on cached latents + 6 Hz curves + caption tokens, random crops of ``crop_seconds``.
   Items without latents (or with another codec's) are encoded once with the engine's codec. With
@@ -165,18 +167,8 @@ class CodecTask(_Task):
     def item_count(self) -> int:
         return len(self.waves)
 
-    def _crop(self, wave: torch.Tensor, start: int) -> torch.Tensor:
-        piece = wave[:, start : start + self.segment]
-        return nn.functional.pad(piece, (0, self.segment - piece.shape[1]))
-
     def make_batch(self, indices, generator) -> torch.Tensor:
-        crops = []
-        for index in indices:
-            wave = self.waves[index]
-            room = max(0, wave.shape[1] - self.segment)
-            start = int(torch.randint(0, room + 1, (1,), generator=generator)) if room else 0
-            crops.append(self._crop(wave, start))
-        return torch.stack(crops)
+        return _random_crops([self.waves[index] for index in indices], self.segment, generator)
 
     def loss(self, batch, generator):
         from foleystudio.engine.codec.loss import codec_loss
@@ -187,9 +179,112 @@ class CodecTask(_Task):
     def evaluate(self, generator):
         from foleystudio.engine.codec.metrics import mr_stft_distance
 
-        wave = torch.stack([self._crop(w, 0) for w in self.val_waves]).to(self.device)
+        wave = torch.stack([_crop(w, 0, self.segment) for w in self.val_waves]).to(self.device)
         decoded = self.engine.codec.decode(self.engine.codec.encode(wave))[..., : wave.shape[-1]]
         return {f"{self.eval_prefix}_mr_stft": float(mr_stft_distance(wave, decoded))}
+
+
+def _crop(wave: torch.Tensor, start: int, segment: int) -> torch.Tensor:
+    """``segment`` samples of ``wave`` [2, n] from ``start``, zero-padded past its end."""
+    piece = wave[:, start : start + segment]
+    return nn.functional.pad(piece, (0, segment - piece.shape[1]))
+
+
+def _random_crops(waves: Sequence[torch.Tensor], segment: int, generator: torch.Generator) -> torch.Tensor:
+    """One crop of ``segment`` samples at a random start from each wave, stacked [B, 2, segment]."""
+    crops = []
+    for wave in waves:
+        room = max(0, wave.shape[1] - segment)
+        start = int(torch.randint(0, room + 1, (1,), generator=generator)) if room else 0
+        crops.append(_crop(wave, start, segment))
+    return torch.stack(crops)
+
+
+# ---- the analytic codec's refiner ------------------------------------------------------------
+
+DEFAULT_REFINER_WIDTH = 256  # foley-small's (1.9 M parameters over 32 bands and 1025 bins)
+REFINER_EVAL_EXCERPTS = 32
+
+
+def with_refiner(engine, width: int = DEFAULT_REFINER_WIDTH):
+    """``engine`` with an untrained refiner (``codec.refiner``) in its analytic codec, projection
+    "bins" (the refiner's shape is what Griffin-Lim imposes); every other weight kept. An engine
+    whose codec already has a refiner is returned as it is."""
+    from foleystudio.engine.codec.analytic import AnalyticCodecConfig
+
+    codec = engine.config.codec
+    if not isinstance(codec, AnalyticCodecConfig):
+        raise UserInputError("the refiner belongs to the analytic codec; this model has a learned codec")
+    if codec.refiner_width:
+        return engine
+    refined = dataclasses.replace(codec, refiner_width=width, griffin_lim_projection="bins")
+    return _with_codec(engine, refined)
+
+
+def _with_codec(engine, codec_config):
+    """An engine with a freshly built codec of ``codec_config`` (same latent); the other components
+    keep ``engine``'s weights (loaded strictly)."""
+    from foleystudio.engine.builder import build_engine
+
+    rebuilt = build_engine(dataclasses.replace(engine.config, codec=codec_config), "cpu", engine.tokenizer,
+                           model_id=engine.model_id)
+    for name, module in engine.components().items():
+        if name != "codec":
+            getattr(rebuilt, name).load_state_dict(module.state_dict(), strict=True)
+    return rebuilt
+
+
+class RefinerTask(_Task):
+    """The analytic codec's refiner: per-bin dB (floored as the codec floors bands) of the decoder's
+    shaped spectrum against the real one, L1 (the median shape within each band), on random crops
+    of cached waveform excerpts. The encoder and the band levels are fixed; only the shape learns."""
+
+    name = "refiner"
+    component = "codec"
+
+    def __init__(self, engine, waves: Sequence[torch.Tensor], val_waves: Sequence[torch.Tensor] = (),
+                 segment_seconds: float = 1.5, data: DataInfo = DataInfo()) -> None:
+        super().__init__(engine, data)
+        if getattr(engine.codec, "refiner", None) is None:
+            raise ValueError("refiner training needs an analytic codec with a refiner (see with_refiner)")
+        if not waves:
+            raise ValueError("refiner training needs waveform excerpts: build the feature cache with wave_seconds > 0")
+        hop = engine.codec.hop_length
+        self.segment = max(hop, int(round(segment_seconds * SAMPLE_RATE / hop)) * hop)
+        self.waves = [CodecTask._stereo(w) for w in waves]
+        # A periodic evaluation decodes through Griffin-Lim: a fixed sample of the held-out excerpts.
+        self.val_waves = [CodecTask._stereo(w) for w in (val_waves or waves[:4])][:REFINER_EVAL_EXCERPTS]
+        self.eval_prefix = _eval_prefix(bool(val_waves))
+
+    def item_count(self) -> int:
+        return len(self.waves)
+
+    def make_batch(self, indices, generator) -> torch.Tensor:
+        return _random_crops([self.waves[index] for index in indices], self.segment, generator)
+
+    def _shape_error_db(self, wave: torch.Tensor) -> torch.Tensor:
+        codec = self.engine.codec
+        floor = 10.0 ** (codec.config.floor_db / 10.0)
+        with torch.no_grad():
+            spec = codec.framing.analyse(wave)
+            real = (spec.real.square() + spec.imag.square()).transpose(-1, -2) * codec.framing.power_scale(wave.device)
+            band_power = codec.band_power(wave).clamp_min(floor)
+        decoded = codec.bin_power(band_power)
+        return (10.0 * torch.log10(decoded.clamp_min(floor)) - 10.0 * torch.log10(real.clamp_min(floor))).abs().mean()
+
+    def loss(self, batch, generator):
+        error = self._shape_error_db(batch.to(self.device))
+        return error, {"shape_l1_db": float(error.detach())}
+
+    @torch.no_grad()
+    def evaluate(self, generator):
+        from foleystudio.engine.codec.metrics import mr_stft_distance
+
+        wave = torch.stack([_crop(w, 0, self.segment) for w in self.val_waves]).to(self.device)
+        codec = self.engine.codec
+        decoded = codec.decode(codec.encode(wave))[..., : wave.shape[-1]]
+        return {f"{self.eval_prefix}_mr_stft": float(mr_stft_distance(wave, decoded)),
+                f"{self.eval_prefix}_shape_l1_db": float(self._shape_error_db(wave))}
 
 
 # ---- generator (DiT) ------------------------------------------------------------------------

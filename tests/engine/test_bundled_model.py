@@ -1,15 +1,19 @@
 """The shipped model, models/foley-small: a valid folder under 150 MB that today's code loads strictly
 and generates with; the default model resolves to it; its card says how it was made and measured."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from foleystudio.audio.curve import LoudnessCurve
 from foleystudio.engine import registry
 from foleystudio.engine.builder import load_engine
 from foleystudio.engine.checkpoint import CARD_FILE, verify_model_folder
+from foleystudio.engine.codec import AnalyticCodec
+from foleystudio.engine.codec.metrics import reconstruction_scores
 from foleystudio.engine.pipeline import generate, run_to_end
 from foleystudio.engine.request import GenerationRequest
 
@@ -39,10 +43,37 @@ def test_the_card_reports_data_training_metrics_and_limits():
 
 def test_the_bundled_model_samples_as_it_was_evaluated():
     # Its card's figures were measured with the text guidance keeping the loudness of scale 1, and
-    # decoded to band envelopes with peaks bounded at 2 x local RMS.
-    config = load_engine(FOLDER, "cpu").config
+    # decoded through the trained refiner to bins with peaks bounded at 2 x local RMS.
+    engine = load_engine(FOLDER, "cpu")
+    config = engine.config
     assert config.guidance_keeps_loudness
-    assert (config.codec.griffin_lim_projection, config.codec.griffin_lim_peak_clip) == ("bands", 2.0)
+    assert (config.codec.griffin_lim_projection, config.codec.griffin_lim_peak_clip) == ("bins", 2.0)
+    assert config.codec.refiner_width == 256 and engine.codec.refiner is not None
+
+
+def _voice_like(seconds: float = 2.0) -> torch.Tensor:
+    """A 140 Hz harmonic tone with vibrato and breath noise, not from the training data."""
+    rng = np.random.default_rng(7)
+    t = np.arange(int(seconds * 44100)) / 44100
+    phase = 2 * np.pi * (140 * t + 0.8 * np.sin(2 * np.pi * 5 * t))
+    tone = sum(0.15 / k * np.sin(k * phase) for k in range(1, 30))
+    wave = (tone + 0.005 * rng.standard_normal(t.size)).astype(np.float32)
+    return torch.from_numpy(np.stack([wave, 0.9 * wave]))[None]
+
+
+def test_the_trained_refiner_decodes_a_harmonic_sound_better_than_the_even_spread():
+    engine = load_engine(FOLDER, "cpu")
+    untrained = AnalyticCodec(dataclasses.replace(engine.codec.config, refiner_width=0,
+                                                  griffin_lim_projection="bands"))
+    wave = _voice_like()
+    with torch.no_grad():
+        latent = engine.codec.encode(wave)
+        scores = [reconstruction_scores(wave[0], codec.decode(latent)[0]) for codec in (engine.codec, untrained)]
+    refined, plain = scores
+    # Measured: MR-STFT 1.373 against 1.415, log-mel 2.16 against 2.34 dB (loudness error 0.19 against
+    # 0.08 LU: on this tone the shaped bins cost some loudness accuracy; held-out clips in the card).
+    assert refined.mr_stft < plain.mr_stft - 0.02
+    assert refined.log_mel_l1_db < plain.log_mel_l1_db - 0.1
 
 
 @pytest.mark.parametrize("prompt", ["footsteps on a wooden floor", "heavy wooden door slams shut"])
