@@ -142,33 +142,43 @@ class _Task:
 # ---- codec -----------------------------------------------------------------------------------
 
 
-class CodecTask(_Task):
-    name = "codec"
-    component = "codec"
+class _WaveCropTask(_Task):
+    """A codec-side task on random crops of cached waveform excerpts (whole latent frames long);
+    held-out excerpts (or four training ones) for the periodic evaluation, at most ``val_limit``."""
 
-    def __init__(self, engine, waves: Sequence[torch.Tensor], val_waves: Sequence[torch.Tensor] = (),
-                 segment_seconds: float = 0.75, data: DataInfo = DataInfo()) -> None:
+    val_limit: int | None = None
+
+    def __init__(self, engine, waves: Sequence[torch.Tensor], val_waves: Sequence[torch.Tensor],
+                 segment_seconds: float, data: DataInfo) -> None:
         super().__init__(engine, data)
-        if not isinstance(engine.codec, LearnedCodec):
-            raise ValueError("codec training needs an engine with a learned codec (see with_learned_codec)")
         if not waves:
-            raise ValueError("codec training needs waveform excerpts: build the feature cache with wave_seconds > 0")
+            raise ValueError(f"{self.name} training needs waveform excerpts: build the feature cache with "
+                             f"wave_seconds > 0")
         hop = engine.codec.hop_length
         self.segment = max(hop, int(round(segment_seconds * SAMPLE_RATE / hop)) * hop)
-        self.waves = [self._stereo(w) for w in waves]
-        self.val_waves = [self._stereo(w) for w in (val_waves or waves[:4])]
+        self.waves = [_stereo(w) for w in waves]
+        self.val_waves = [_stereo(w) for w in (val_waves or waves[:4])][: self.val_limit]
         self.eval_prefix = _eval_prefix(bool(val_waves))
-
-    @staticmethod
-    def _stereo(wave: torch.Tensor) -> torch.Tensor:
-        wave = torch.as_tensor(wave, dtype=torch.float32)
-        return wave.expand(2, -1).contiguous() if wave.shape[0] == 1 else wave
 
     def item_count(self) -> int:
         return len(self.waves)
 
     def make_batch(self, indices, generator) -> torch.Tensor:
         return _random_crops([self.waves[index] for index in indices], self.segment, generator)
+
+    def _val_batch(self) -> torch.Tensor:
+        return torch.stack([_crop(w, 0, self.segment) for w in self.val_waves]).to(self.device)
+
+
+class CodecTask(_WaveCropTask):
+    name = "codec"
+    component = "codec"
+
+    def __init__(self, engine, waves: Sequence[torch.Tensor], val_waves: Sequence[torch.Tensor] = (),
+                 segment_seconds: float = 0.75, data: DataInfo = DataInfo()) -> None:
+        if not isinstance(engine.codec, LearnedCodec):
+            raise ValueError("codec training needs an engine with a learned codec (see with_learned_codec)")
+        super().__init__(engine, waves, val_waves, segment_seconds, data)
 
     def loss(self, batch, generator):
         from foleystudio.engine.codec.loss import codec_loss
@@ -179,9 +189,14 @@ class CodecTask(_Task):
     def evaluate(self, generator):
         from foleystudio.engine.codec.metrics import mr_stft_distance
 
-        wave = torch.stack([_crop(w, 0, self.segment) for w in self.val_waves]).to(self.device)
+        wave = self._val_batch()
         decoded = self.engine.codec.decode(self.engine.codec.encode(wave))[..., : wave.shape[-1]]
         return {f"{self.eval_prefix}_mr_stft": float(mr_stft_distance(wave, decoded))}
+
+
+def _stereo(wave: torch.Tensor) -> torch.Tensor:
+    wave = torch.as_tensor(wave, dtype=torch.float32)
+    return wave.expand(2, -1).contiguous() if wave.shape[0] == 1 else wave
 
 
 def _crop(wave: torch.Tensor, start: int, segment: int) -> torch.Tensor:
@@ -203,7 +218,7 @@ def _random_crops(waves: Sequence[torch.Tensor], segment: int, generator: torch.
 # ---- the analytic codec's refiner ------------------------------------------------------------
 
 DEFAULT_REFINER_WIDTH = 256  # foley-small's (1.9 M parameters over 32 bands and 1025 bins)
-REFINER_EVAL_EXCERPTS = 32
+REFINER_EVAL_EXCERPTS = 32  # held-out excerpts the periodic evaluation decodes
 
 
 def with_refiner(engine, width: int = DEFAULT_REFINER_WIDTH):
@@ -223,52 +238,44 @@ def with_refiner(engine, width: int = DEFAULT_REFINER_WIDTH):
 
 def _with_codec(engine, codec_config):
     """An engine with a freshly built codec of ``codec_config`` (same latent); the other components
-    keep ``engine``'s weights (loaded strictly)."""
+    keep ``engine``'s weights."""
+    return _rebuilt(engine, "codec", dataclasses.replace(engine.config, codec=codec_config), engine.tokenizer,
+                    engine.model_id)
+
+
+def _rebuilt(engine, new_component: str, config, tokenizer, model_id: str | None):
+    """An engine built from ``config`` whose ``new_component`` is fresh; every other component
+    keeps ``engine``'s weights (loaded strictly)."""
     from foleystudio.engine.builder import build_engine
 
-    rebuilt = build_engine(dataclasses.replace(engine.config, codec=codec_config), "cpu", engine.tokenizer,
-                           model_id=engine.model_id)
+    rebuilt = build_engine(config, "cpu", tokenizer, model_id=model_id)
     for name, module in engine.components().items():
-        if name != "codec":
+        if name != new_component:
             getattr(rebuilt, name).load_state_dict(module.state_dict(), strict=True)
     return rebuilt
 
 
-class RefinerTask(_Task):
+class RefinerTask(_WaveCropTask):
     """The analytic codec's refiner: per-bin dB (floored as the codec floors bands) of the decoder's
     shaped spectrum against the real one, L1 (the median shape within each band), on random crops
     of cached waveform excerpts. The encoder and the band levels are fixed; only the shape learns."""
 
     name = "refiner"
     component = "codec"
+    val_limit = REFINER_EVAL_EXCERPTS  # a periodic evaluation decodes through Griffin-Lim
 
     def __init__(self, engine, waves: Sequence[torch.Tensor], val_waves: Sequence[torch.Tensor] = (),
                  segment_seconds: float = 1.5, data: DataInfo = DataInfo()) -> None:
-        super().__init__(engine, data)
         if getattr(engine.codec, "refiner", None) is None:
             raise ValueError("refiner training needs an analytic codec with a refiner (see with_refiner)")
-        if not waves:
-            raise ValueError("refiner training needs waveform excerpts: build the feature cache with wave_seconds > 0")
-        hop = engine.codec.hop_length
-        self.segment = max(hop, int(round(segment_seconds * SAMPLE_RATE / hop)) * hop)
-        self.waves = [CodecTask._stereo(w) for w in waves]
-        # A periodic evaluation decodes through Griffin-Lim: a fixed sample of the held-out excerpts.
-        self.val_waves = [CodecTask._stereo(w) for w in (val_waves or waves[:4])][:REFINER_EVAL_EXCERPTS]
-        self.eval_prefix = _eval_prefix(bool(val_waves))
-
-    def item_count(self) -> int:
-        return len(self.waves)
-
-    def make_batch(self, indices, generator) -> torch.Tensor:
-        return _random_crops([self.waves[index] for index in indices], self.segment, generator)
+        super().__init__(engine, waves, val_waves, segment_seconds, data)
 
     def _shape_error_db(self, wave: torch.Tensor) -> torch.Tensor:
         codec = self.engine.codec
         floor = 10.0 ** (codec.config.floor_db / 10.0)
         with torch.no_grad():
-            spec = codec.framing.analyse(wave)
-            real = (spec.real.square() + spec.imag.square()).transpose(-1, -2) * codec.framing.power_scale(wave.device)
-            band_power = codec.band_power(wave).clamp_min(floor)
+            real = codec.spectrum_power(wave)
+            band_power = codec.band_means(real).clamp_min(floor)
         decoded = codec.bin_power(band_power)
         return (10.0 * torch.log10(decoded.clamp_min(floor)) - 10.0 * torch.log10(real.clamp_min(floor))).abs().mean()
 
@@ -280,7 +287,7 @@ class RefinerTask(_Task):
     def evaluate(self, generator):
         from foleystudio.engine.codec.metrics import mr_stft_distance
 
-        wave = torch.stack([_crop(w, 0, self.segment) for w in self.val_waves]).to(self.device)
+        wave = self._val_batch()
         codec = self.engine.codec
         decoded = codec.decode(codec.encode(wave))[..., : wave.shape[-1]]
         return {f"{self.eval_prefix}_mr_stft": float(mr_stft_distance(wave, decoded)),
@@ -564,14 +571,8 @@ def with_text_category_head(engine, categories: Sequence[str]):
 def with_new_generator(engine, generator_config, tokenizer, model_id: str | None = None):
     """An engine with a freshly built generator of ``generator_config`` (and ``tokenizer``); every
     other component keeps ``engine``'s weights (loaded strictly)."""
-    from foleystudio.engine.builder import build_engine
-
-    rebuilt = build_engine(dataclasses.replace(engine.config, generator=generator_config), "cpu", tokenizer,
-                           model_id=model_id)
-    for name, module in engine.components().items():
-        if name != "generator":
-            getattr(rebuilt, name).load_state_dict(module.state_dict(), strict=True)
-    return rebuilt
+    return _rebuilt(engine, "generator", dataclasses.replace(engine.config, generator=generator_config), tokenizer,
+                    model_id)
 
 
 def record_trained_prompts(engine, taught: set[str]) -> None:

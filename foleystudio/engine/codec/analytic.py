@@ -185,9 +185,16 @@ class AnalyticCodec(AudioCodec):
     def band_power(self, wave: torch.Tensor) -> torch.Tensor:
         """Mean power density per mel band [B, 2, stft frames, n_mels] of a wave [B, 2, n] (n a
         multiple of the STFT hop): what the latent records."""
+        return self.band_means(self.spectrum_power(wave))
+
+    def spectrum_power(self, wave: torch.Tensor) -> torch.Tensor:
+        """Power density per bin [B, 2, stft frames, bins] of a wave [B, 2, n] (n a multiple of the hop)."""
         spec = self.framing.analyse(wave)
-        power = spec.real.square() + spec.imag.square()
-        return (power.transpose(-1, -2) * self._power_scale) @ self.filterbank.float() / self.band_widths.float()
+        return (spec.real.square() + spec.imag.square()).transpose(-1, -2) * self._power_scale
+
+    def band_means(self, bin_power: torch.Tensor) -> torch.Tensor:
+        """Each mel band's mean of bin power densities [..., bins] (the triangles' weighted mean)."""
+        return bin_power @ self.filterbank.float() / self.band_widths.float()
 
     def _to_latent(self, band_power: torch.Tensor) -> torch.Tensor:
         cfg = self.config

@@ -96,10 +96,10 @@ def shaped_bin_power(band_power: torch.Tensor, correction_db: torch.Tensor, filt
     """
     filterbank, band_widths = filterbank.float(), band_widths.float()
     shaped = (band_power @ filterbank.T) * 10.0 ** (correction_db / 10.0)
-    neighbours = filterbank[:, :-1] * filterbank[:, 1:]
+    overlap = shaped @ (filterbank[:, :-1] * filterbank[:, 1:])  # power shared by bands m and m + 1
     diagonal = (shaped @ filterbank.square()) / band_widths
-    upper = (shaped @ neighbours) / band_widths[:-1]  # band m's mean per unit gain of band m + 1
-    lower = (shaped @ neighbours) / band_widths[1:]  # band m + 1's mean per unit gain of band m
+    upper = overlap / band_widths[:-1]  # band m's mean per unit gain of band m + 1
+    lower = overlap / band_widths[1:]  # band m + 1's mean per unit gain of band m
     gains = _tridiagonal_solve(lower, diagonal, upper, band_power)
     # A negative gain means the neighbours' share of this band's bins already exceeds its power: the
     # best non-negative fit mutes the band's own share (nearly: the passes below can still lift it).
