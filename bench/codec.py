@@ -12,7 +12,9 @@ skips clips that never rise above -60 LUFS.
 
 ``--model FOLDER`` adds that model folder's codec and, if it is an analytic codec with a trained
 refiner (``foleystudio.engine.codec.refiner``), the same codec without it (band-envelope Griffin-Lim,
-the untrained decoder foley-small shipped before): the same latent decoded both ways.
+the untrained decoder foley-small shipped before): the same latent decoded both ways. If the folder's
+codec keeps loudness (``griffin_lim_keep_loudness``), the even spread with that finish is scored too,
+so that the finish and the trained shape can be told apart.
 
 ``--index DIR`` takes the held-out clips of a corpus index instead (split ``val``, clips of at least
 0.5 s, their first 4 s: the clips and excerpts ``foleystudio evaluate`` scores the codec on).
@@ -143,8 +145,12 @@ def model_codecs(folder: Path) -> dict[str, AudioCodec]:
     codecs = {f"{engine.config.name}_model": engine.codec.eval()}
     config = engine.codec.config
     if getattr(config, "refiner_width", 0):
-        untrained = dataclasses.replace(config, refiner_width=0, griffin_lim_projection="bands")
+        untrained = dataclasses.replace(config, refiner_width=0, griffin_lim_projection="bands",
+                                        griffin_lim_keep_loudness=False)
         codecs[f"{engine.config.name}_without_refiner"] = AnalyticCodec(untrained)
+        if config.griffin_lim_keep_loudness:  # the loudness finish alone, on the even spread
+            spread = dataclasses.replace(config, refiner_width=0)
+            codecs[f"{engine.config.name}_spread_keeping_loudness"] = AnalyticCodec(spread)
     return codecs
 
 

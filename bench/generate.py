@@ -18,7 +18,8 @@ runs once untimed with one step first (warm-up). Also:
 * codec encode/decode speed (x real time) and peak RSS.
 
 ``--refiner-width N`` gives the preset's analytic codec a refiner of that width (foley-small's is 256),
-decoding as foley-small does. The weights are untrained (speed does not depend on them). Timings on a shared machine are noisy;
+decoding as foley-small does (Griffin-Lim to the shaped bins, each frame's loudness kept). The
+weights are untrained (speed does not depend on them). Timings on a shared machine are noisy;
 ratios measured in the same run are the figures to compare.
 """
 
@@ -124,7 +125,8 @@ def main() -> int:
     args = parser.parse_args()
     config = preset(args.preset)
     if args.refiner_width:
-        codec = dataclasses.replace(config.codec, refiner_width=args.refiner_width, griffin_lim_projection="bins")
+        codec = dataclasses.replace(config.codec, refiner_width=args.refiner_width, griffin_lim_projection="bins",
+                                    griffin_lim_keep_loudness=True)
         config = dataclasses.replace(config, codec=codec)
     engine = build_engine(config, args.device)
     steps = 3 if args.quick else config.sampler.steps

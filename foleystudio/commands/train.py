@@ -8,7 +8,8 @@ last checkpoint unless ``--no-resume``; at the end the EMA weights are exported 
 
 ``train refiner`` trains the analytic codec's refiner (the within-band spectral shape its decoder
 imposes; `foleystudio.engine.codec.refiner`), adding one to a model that has none: ``train refiner
---from models/foley-small`` keeps the latent and every other weight.
+--from models/foley-small`` keeps the latent and every other weight. ``--loudness-weight`` adds the
+400 ms loudness distance between the shaped and the real spectrum to its loss (``RefinerTask``).
 
 ``train --from MODEL`` starts from an existing model folder's weights and trains one component with
 the preset's full schedule: the chain for a new model is ``train codec`` -> ``train lufs --from
@@ -89,7 +90,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="dit: share of crops trained with their rendered AV-pair picture (default 0.5)")
     parser.add_argument("--loudness-weight", type=_non_negative, default=0.0, metavar="W",
                         help="dit: weight of the loudness-consistency loss, in LU, on the model's clean estimate "
-                             "(default 0: off; foley-small was fine-tuned with 0.02)")
+                             "(foley-small was fine-tuned with 0.02); refiner: weight of the 400 ms loudness "
+                             "distance, in LU, between the shaped and the real spectrum (default 0: off)")
     parser.add_argument("--category-weight", type=_non_negative, default=0.0, metavar="W",
                         help="dit: weight of the text category loss: the caption's sound category, read off the "
                              "text encoder by a head whose output steers the DiT; adds the head (over the data's "
@@ -154,8 +156,10 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
     from foleystudio.errors import UserInputError
     from foleystudio.training import tasks
 
-    if kind != "dit" and (args.loudness_weight > 0 or args.category_weight > 0):
-        raise UserInputError("--loudness-weight and --category-weight train the generator (dit) only")
+    if kind not in ("dit", "refiner") and args.loudness_weight > 0:
+        raise UserInputError("--loudness-weight trains the generator (dit) or the codec's refiner only")
+    if kind != "dit" and args.category_weight > 0:
+        raise UserInputError("--category-weight trains the generator (dit) only")
     if kind == "lufs":
         pairs = tasks.load_lufs_pairs(data)
         if not pairs:
@@ -171,7 +175,8 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         waves = [item.wave for item in cache.items("train") if item.wave is not None]
         val = [item.wave for item in cache.items("val") if item.wave is not None]
         if kind == "refiner":
-            return tasks.RefinerTask(tasks.with_refiner(engine), waves, val, data=info)
+            return tasks.RefinerTask(tasks.with_refiner(engine), waves, val, data=info,
+                                     loudness_weight=args.loudness_weight)
         return tasks.CodecTask(engine, waves, val, data=info)
     if fresh:  # a new generator gets a tokenizer trained on this data's captions
         engine = _with_fresh_tokenizer(engine, cache.captions("train"))

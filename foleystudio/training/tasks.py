@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from foleystudio.engine.codec.learned import LearnedCodec, LearnedCodecConfig
+from foleystudio.engine.codec.metrics import ACTIVE_LUFS
 from foleystudio.engine.config import EngineConfig, codec_latent
 from foleystudio.engine.request import compose_caption
 from foleystudio.errors import UserInputError
@@ -219,6 +220,7 @@ def _random_crops(waves: Sequence[torch.Tensor], segment: int, generator: torch.
 
 DEFAULT_REFINER_WIDTH = 256  # foley-small's (1.9 M parameters over 32 bands and 1025 bins)
 REFINER_EVAL_EXCERPTS = 32  # held-out excerpts the periodic evaluation decodes
+LOUDNESS_WINDOW_S = 0.4  # BS.1770 momentary window, as the loudness-curve metric reads it
 
 
 def with_refiner(engine, width: int = DEFAULT_REFINER_WIDTH):
@@ -258,30 +260,47 @@ def _rebuilt(engine, new_component: str, config, tokenizer, model_id: str | None
 class RefinerTask(_WaveCropTask):
     """The analytic codec's refiner: per-bin dB (floored as the codec floors bands) of the decoder's
     shaped spectrum against the real one, L1 (the median shape within each band), on random crops
-    of cached waveform excerpts. The encoder and the band levels are fixed; only the shape learns."""
+    of cached waveform excerpts. The encoder and the band levels are fixed; only the shape learns.
+
+    With ``loudness_weight`` > 0 it adds that weight times the L1 distance in LU between the shaped
+    and the real spectrum's loudness over 400 ms windows (``AnalyticCodec.window_loudness_lufs``,
+    windows where the real one is above -60 LUFS): the band means fix each band's level, but where
+    the shape puts the power within its triangles still moves the loudness a little, and the dB
+    shape loss is blind to that."""
 
     name = "refiner"
     component = "codec"
     val_limit = REFINER_EVAL_EXCERPTS  # a periodic evaluation decodes through Griffin-Lim
 
     def __init__(self, engine, waves: Sequence[torch.Tensor], val_waves: Sequence[torch.Tensor] = (),
-                 segment_seconds: float = 1.5, data: DataInfo = DataInfo()) -> None:
+                 segment_seconds: float = 1.5, data: DataInfo = DataInfo(), loudness_weight: float = 0.0) -> None:
         if getattr(engine.codec, "refiner", None) is None:
             raise ValueError("refiner training needs an analytic codec with a refiner (see with_refiner)")
+        if not (math.isfinite(loudness_weight) and loudness_weight >= 0.0):
+            raise ValueError(f"loudness_weight must be >= 0, got {loudness_weight}")
         super().__init__(engine, waves, val_waves, segment_seconds, data)
+        self.loudness_weight = loudness_weight
+        self.window_frames = round(LOUDNESS_WINDOW_S * SAMPLE_RATE / engine.codec.framing.hop)
 
-    def _shape_error_db(self, wave: torch.Tensor) -> torch.Tensor:
+    def _errors(self, wave: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(shape L1 in dB, windowed loudness L1 in LU) of the decoder's shaped spectrum of ``wave``."""
         codec = self.engine.codec
         floor = 10.0 ** (codec.config.floor_db / 10.0)
         with torch.no_grad():
             real = codec.spectrum_power(wave)
             band_power = codec.band_means(real).clamp_min(floor)
+            real_loudness = codec.window_loudness_lufs(real, self.window_frames)
         decoded = codec.bin_power(band_power)
-        return (10.0 * torch.log10(decoded.clamp_min(floor)) - 10.0 * torch.log10(real.clamp_min(floor))).abs().mean()
+        shape = (10.0 * torch.log10(decoded.clamp_min(floor)) - 10.0 * torch.log10(real.clamp_min(floor))).abs().mean()
+        active = real_loudness > ACTIVE_LUFS
+        difference = (codec.window_loudness_lufs(decoded, self.window_frames) - real_loudness).abs()
+        loudness = difference[active].mean() if bool(active.any()) else difference.sum() * 0.0
+        return shape, loudness
 
     def loss(self, batch, generator):
-        error = self._shape_error_db(batch.to(self.device))
-        return error, {"shape_l1_db": float(error.detach())}
+        shape, loudness = self._errors(batch.to(self.device))
+        total = shape + self.loudness_weight * loudness if self.loudness_weight > 0 else shape
+        return total, {"shape_l1_db": float(shape.detach()), "loudness_l1_lu": float(loudness.detach())}
 
     @torch.no_grad()
     def evaluate(self, generator):
@@ -290,8 +309,10 @@ class RefinerTask(_WaveCropTask):
         wave = self._val_batch()
         codec = self.engine.codec
         decoded = codec.decode(codec.encode(wave))[..., : wave.shape[-1]]
+        shape, loudness = self._errors(wave)
         return {f"{self.eval_prefix}_mr_stft": float(mr_stft_distance(wave, decoded)),
-                f"{self.eval_prefix}_shape_l1_db": float(self._shape_error_db(wave))}
+                f"{self.eval_prefix}_shape_l1_db": float(shape),
+                f"{self.eval_prefix}_loudness_l1_lu": float(loudness)}
 
 
 # ---- generator (DiT) ------------------------------------------------------------------------

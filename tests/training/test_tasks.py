@@ -85,6 +85,36 @@ def test_refiner_task_learns_the_shape_within_bands_and_exports_with_the_rest_un
         with_refiner(build_engine(with_learned_codec(preset("tiny"))))
 
 
+def test_the_refiner_loudness_term_is_weighted_into_the_loss_and_checked():
+    engine = with_refiner(build_engine(preset("tiny")), width=16)
+    _randomise(engine.codec.refiner)
+    # Low harmonic tones: the K filter's gain changes across the lowest bands, so where the shape puts
+    # the power within them moves the loudness.
+    waves = [_harmonics(45.0 + 20.0 * i, seed=i) for i in range(2)]
+    plain = RefinerTask(engine, waves, segment_seconds=0.5)
+    weighted = RefinerTask(engine, waves, segment_seconds=0.5, loudness_weight=3.0)
+    batch = plain.make_batch([0, 1], torch.Generator().manual_seed(0))
+    total, logged = plain.loss(batch, None)
+    assert total.item() == pytest.approx(logged["shape_l1_db"], rel=1e-6)
+    assert logged["loudness_l1_lu"] > 0.05
+    weighted_total, weighted_logged = weighted.loss(batch, None)
+    assert weighted_total.item() == pytest.approx(logged["shape_l1_db"] + 3.0 * logged["loudness_l1_lu"], rel=1e-5)
+    assert weighted_logged == pytest.approx(logged)
+    weighted_total.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in engine.codec.refiner.parameters())
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="loudness_weight"):
+            RefinerTask(engine, waves, loudness_weight=bad)
+
+
+def _randomise(module: torch.nn.Module) -> None:
+    """Weights drawn away from the zero-initialised head, so the shape is not the even spread."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(0.3 * torch.randn(parameter.shape, generator=generator))
+
+
 def test_dit_task_learns_on_cached_features_and_exports(tmp_path):
     config = preset("tiny")
     codec = build_engine(config).codec
@@ -183,8 +213,10 @@ def test_train_and_finetune_commands(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(["finetune", str(model), "--data", "x", "--out", "y", "--loudness-weight", "-1"])
     args = parser.parse_args(["train", "refiner", "--from", str(model), "--data", str(tmp_path / "cache"), "--out",
-                              str(tmp_path / "refined"), "--steps", "2", "--batch-size", "2", "--device", "cpu"])
+                              str(tmp_path / "refined"), "--steps", "2", "--batch-size", "2", "--device", "cpu",
+                              "--loudness-weight", "0.5"])
     assert args.run(args) == 0
+    assert "loudness weight 0.5" in (tmp_path / "refined" / "model" / "MODEL_CARD.md").read_text()
     refined = load_engine(tmp_path / "refined" / "model", "cpu")
     assert refined.codec.refiner is not None
     assert _same_weights(refined.generator, load_engine(model, "cpu").generator)

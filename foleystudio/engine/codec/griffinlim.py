@@ -5,7 +5,7 @@ Fast Griffin-Lim (Perraudin, Balazs, Søndergaard 2013) alternates two projectio
 with the given magnitude, and onto consistent spectra (STFT of an inverse STFT) — with a momentum
 term ``alpha`` that converges in far fewer iterations than plain Griffin-Lim (alpha = 0).
 
-Two options serve the analytic codec, whose latent fixes only the mean power of each mel band:
+Three options serve the analytic codec, whose latent fixes only the mean power of each mel band:
 
 * **Band envelopes** (``BandEnvelopes``): the magnitude projection keeps each bin's fine structure
   and rescales the bins so that every band's mean power is the target's, instead of imposing the
@@ -18,6 +18,8 @@ Two options serve the analytic codec, whose latent fixes only the mean power of 
   conformance fell short on them. Clipping and re-imposing the band powers (clipping and filtering,
   as in multicarrier peak-to-average reduction) lowers the peaks and moves the clipping's products
   into the phase and fine structure that the latent leaves free; the band powers are the latent's.
+* **Loudness kept** (``BinMagnitudes`` with ``kweighting``): after the last synthesis each
+  STFT frame's K-weighted energy is brought back to the target's by a smooth gain.
 
 Written here rather than taken from torchaudio so that the starting phase comes from the caller:
 shared by both channels, and indexed by absolute frame so that a chunk of a long signal starts from
@@ -59,10 +61,26 @@ class MagnitudeProjection:
 
 
 class BinMagnitudes(MagnitudeProjection):
-    """Projection onto spectra with exactly the given magnitude in every bin (plain Griffin-Lim)."""
+    """Projection onto spectra with exactly the given magnitude in every bin (plain Griffin-Lim).
+
+    With ``kweighting`` [bins] (the K filter's power gain at each bin), ``finish`` brings each
+    STFT frame's K-weighted energy, hence its loudness, to the target magnitude's
+    (``restore_frame_energy``): the synthesis of an inconsistent spectrum loses energy, and how much
+    depends on the sound (its transients, and how peaky the imposed shape is), so a decode was up
+    to a few tenths of a LU too quiet or too loud, differently for each clip.
+    """
+
+    def __init__(self, magnitude: torch.Tensor, kweighting: torch.Tensor | None = None):
+        super().__init__(magnitude)
+        self.kweighting = kweighting
 
     def project(self, spec: torch.Tensor) -> torch.Tensor:
         return self.magnitude * unit_phase(spec)
+
+    def finish(self, wave: torch.Tensor, framing: StftFraming) -> torch.Tensor:
+        if self.kweighting is None:
+            return wave
+        return restore_frame_energy(wave, framing, self.magnitude.square(), self.kweighting)
 
 
 class BandEnvelopes(MagnitudeProjection):
@@ -86,25 +104,35 @@ class BandEnvelopes(MagnitudeProjection):
         return spec * (self.target_power / spread.transpose(-1, -2).clamp_min(1e-30)).sqrt()
 
     def finish(self, wave: torch.Tensor, framing: StftFraming) -> torch.Tensor:
-        """``wave`` with each STFT frame's energy brought to the target's by a smooth gain.
+        """``wave`` with each STFT frame's energy brought to the target's (``restore_frame_energy``).
 
         The synthesis drops the part of the last spectrum that no wave has; with band envelopes
-        that part is not uniform in level (a steady tone came out 0.2-0.4 dB loud), so one more
-        analysis measures each frame's energy and a gain, interpolated between frame centres,
-        restores it: the codec keeps each frame's energy, hence its loudness, as its latent says.
+        that part is not uniform in level (a steady tone came out 0.2-0.4 dB loud), so the codec
+        restores each frame's energy, hence its loudness, as its latent says.
         """
-        measured = framing.analyse(wave)
-        energy = (measured.real.square() + measured.imag.square()).sum(dim=-2)
-        wanted = self.target_power.sum(dim=-2)
-        gain = torch.where(energy > 0, (wanted / energy.clamp_min(1e-30)).sqrt(), torch.ones_like(energy))
-        frames, samples = gain.shape[-1], wave.shape[-1]
-        # Frame j is centred on sample j * hop: linear between centres, held after the last.
-        position = torch.arange(samples, device=wave.device, dtype=torch.float32) / framing.hop
-        before = position.floor().long().clamp(max=frames - 1)
-        after = (before + 1).clamp(max=frames - 1)
-        weight = (position - before).clamp(max=1.0)
-        per_sample = gain[..., before] * (1.0 - weight) + gain[..., after] * weight
-        return wave * per_sample
+        return restore_frame_energy(wave, framing, self.target_power)
+
+
+def restore_frame_energy(wave: torch.Tensor, framing: StftFraming, target_power: torch.Tensor,
+                         bin_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """``wave`` [B, C, n] times a smooth gain that brings each STFT frame's energy (bins weighted by
+    ``bin_weights`` [bins] if given) to that of ``target_power`` [B, C, bins, frames]: one more
+    analysis measures each frame, and the gain is interpolated linearly between frame centres."""
+    measured = framing.analyse(wave)
+    power = measured.real.square() + measured.imag.square()
+    if bin_weights is not None:
+        weights = bin_weights.to(power.dtype)[:, None]
+        power, target_power = power * weights, target_power * weights
+    energy, wanted = power.sum(dim=-2), target_power.sum(dim=-2)
+    gain = torch.where(energy > 0, (wanted / energy.clamp_min(1e-30)).sqrt(), torch.ones_like(energy))
+    frames, samples = gain.shape[-1], wave.shape[-1]
+    # Frame j is centred on sample j * hop: linear between centres, held after the last.
+    position = torch.arange(samples, device=wave.device, dtype=torch.float32) / framing.hop
+    before = position.floor().long().clamp(max=frames - 1)
+    after = (before + 1).clamp(max=frames - 1)
+    weight = (position - before).clamp(max=1.0)
+    per_sample = gain[..., before] * (1.0 - weight) + gain[..., after] * weight
+    return wave * per_sample
 
 
 def griffin_lim(
