@@ -1,0 +1,53 @@
+"""bench/codec.py's model comparison: a model folder's codec against the same latent decoded without
+its trained parts (the benchmark is run by hand; this keeps its set-up from breaking silently)."""
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from foleystudio.engine.builder import build_engine, save_engine
+from foleystudio.engine.config import preset
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "codec.py"
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("bench_codec", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_refined_model_is_scored_with_and_without_its_refiner_and_finish(tmp_path):
+    config = preset("tiny")
+    codec = dataclasses.replace(config.codec, refiner_width=8, griffin_lim_projection="bins",
+                                griffin_lim_keep_loudness=True)
+    engine = build_engine(dataclasses.replace(config, codec=codec))
+    folder = save_engine(engine, tmp_path / "refined", "a tiny refined test model")
+    bench = _bench_module()
+    codecs = bench.model_codecs(folder)
+    name = config.name
+    assert set(codecs) == {f"{name}_model", f"{name}_without_refiner", f"{name}_spread_keeping_loudness"}
+    without = codecs[f"{name}_without_refiner"].config
+    assert (without.refiner_width, without.griffin_lim_projection, without.griffin_lim_keep_loudness) == (
+        0, "bands", False)
+    spread = codecs[f"{name}_spread_keeping_loudness"].config
+    assert (spread.refiner_width, spread.griffin_lim_keep_loudness) == (0, True)
+    # All three decode the same latent; the scores are finite numbers.
+    t = np.arange(int(0.5 * 44100)) / 44100
+    wave = (0.1 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)
+    clips = {"tone": np.stack([wave, 0.5 * wave])}
+    for scored in codecs.values():
+        scores = bench.score(scored, clips)
+        assert all(np.isfinite(value) for value in scores.values())
+    assert torch.is_grad_enabled()  # scoring runs under no_grad and leaves the global mode as it was
+
+
+def test_a_model_without_the_loudness_finish_is_not_scored_with_it(tmp_path):
+    config = preset("tiny")
+    codec = dataclasses.replace(config.codec, refiner_width=8, griffin_lim_projection="bins")
+    folder = save_engine(build_engine(dataclasses.replace(config, codec=codec)), tmp_path / "refined", "test")
+    assert set(_bench_module().model_codecs(folder)) == {f"{config.name}_model", f"{config.name}_without_refiner"}
