@@ -136,7 +136,8 @@ def index_set(index_dir: Path, max_files: int | None,
 
 # ---- codecs ----------------------------------------------------------------------------------
 def model_codecs(folder: Path) -> dict[str, AudioCodec]:
-    """A model folder's codec and, if it has a trained refiner, the same codec without it."""
+    """A model folder's codec and, if it has a trained refiner, the same codec without it (band
+    envelopes) and, if it keeps loudness, the even spread with that finish."""
     import dataclasses
 
     from foleystudio.engine.builder import load_engine

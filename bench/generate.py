@@ -130,8 +130,8 @@ def main() -> int:
         config = dataclasses.replace(config, codec=codec)
     engine = build_engine(config, args.device)
     steps = 3 if args.quick else config.sampler.steps
-    results = {"preset": args.preset, "refiner_width": args.refiner_width, "device": str(engine.device), "dtype": str(engine.dtype),
-               "steps": steps, "sampler": config.sampler.method, "torch_threads": torch.get_num_threads(),
+    results = {"preset": args.preset, "refiner_width": args.refiner_width, "device": str(engine.device),
+               "dtype": str(engine.dtype), "steps": steps, "sampler": config.sampler.method, "torch_threads": torch.get_num_threads(),
                "cpu_count": os.cpu_count(), "torch": torch.__version__, "takes": []}
     with tempfile.TemporaryDirectory() as folder:
         for seconds in args.seconds:

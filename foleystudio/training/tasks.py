@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from foleystudio.audio.loudness_programme import MOMENTARY_SEGMENTS, SEGMENT_S
 from foleystudio.engine.codec.learned import LearnedCodec, LearnedCodecConfig
 from foleystudio.engine.codec.metrics import ACTIVE_LUFS
 from foleystudio.engine.config import EngineConfig, codec_latent
@@ -220,7 +221,9 @@ def _random_crops(waves: Sequence[torch.Tensor], segment: int, generator: torch.
 
 DEFAULT_REFINER_WIDTH = 256  # foley-small's (1.9 M parameters over 32 bands and 1025 bins)
 REFINER_EVAL_EXCERPTS = 32  # held-out excerpts the periodic evaluation decodes
-LOUDNESS_WINDOW_S = 0.4  # BS.1770 momentary window, as the loudness-curve metric reads it
+# BS.1770's momentary window (400 ms): steadier than the curve's 1/6 s, which the bench's
+# loudness-curve error reads, while still following a take's level from moment to moment.
+LOUDNESS_WINDOW_S = MOMENTARY_SEGMENTS * SEGMENT_S
 
 
 def with_refiner(engine, width: int = DEFAULT_REFINER_WIDTH):
