@@ -87,10 +87,23 @@ def _demo_layer(name: str, role: LayerRole, on_screen: str, off_screen: str, aud
         model_id=DEMO_MODEL_ID,
     )
     layer = Layer.new(name, role, duration_s=DEMO_DURATION_S, on_screen_prompt=on_screen,
-                      off_screen_prompt=off_screen, curve=curve)
+                      off_screen_prompt=off_screen, curve=curve, **_default_model_steps())
     layer.add_take(take)
     layer.select_take(take.id)
     return layer
+
+
+def _default_model_steps() -> dict:
+    """``steps`` as the default model recommends them, as a new layer in the app would have them;
+    nothing (the layer default) when no usable default model is installed."""
+    from foleystudio.engine.checkpoint import ModelError
+    from foleystudio.engine.registry import default_model
+
+    try:
+        steps = default_model().recommended_steps
+    except ModelError:
+        return {}
+    return {} if steps is None else {"steps": steps}
 
 
 # ---- the picture ---------------------------------------------------------------------------------

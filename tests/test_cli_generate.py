@@ -132,3 +132,22 @@ def test_a_long_video_take_and_a_regenerated_region(tmp_path, capsys):
     assert (new[:start] == original[:start]).all() and (new[stop:] == original[stop:]).all()
     assert not (new[start:stop] == original[start:stop]).all()
     assert "seed 4" in printed
+
+
+def test_without_steps_a_take_is_sampled_as_its_model_recommends():
+    import argparse
+    import dataclasses
+
+    from foleystudio.commands import generate as command
+    from foleystudio.engine.builder import build_engine
+    from foleystudio.engine.config import preset
+
+    parser = argparse.ArgumentParser()
+    command.add_parser(parser.add_subparsers(dest="command"))
+    config = preset("tiny")
+    engine = build_engine(dataclasses.replace(config, sampler=dataclasses.replace(config.sampler, steps=7)))
+    base = ["generate", "--prompt", "door slam", "--duration", "1", "--out", "take.wav"]
+    args = parser.parse_args(base)
+    assert command.build_request(args, engine).steps == 7
+    args = parser.parse_args([*base, "--steps", "30"])
+    assert command.build_request(args, engine).steps == 30

@@ -1,4 +1,5 @@
-"""A new layer generates with the same settings as a plain request: one set of defaults."""
+"""A new layer generates with the same settings as a plain request: one set of defaults (steps
+excepted: both take the model's recommendation where it gives one)."""
 
 from foleystudio.engine.guidance import GuidanceScales
 from foleystudio.engine.request import GenerationRequest
@@ -23,5 +24,8 @@ def test_the_generate_commands_defaults_are_the_engines():
     args = build_parser().parse_args(["generate", "--out", "take.wav"])
     request, scales = GenerationRequest(duration_s=1.0), GuidanceScales()
     assert (args.guidance_video, args.guidance_text, args.guidance_audio) == (scales.video, scales.text, scales.audio)
-    assert (args.steps, args.adherence, args.sampler, args.seed, args.variations) == (
-        request.steps, request.adherence, request.sampler, request.seed, request.variations)
+    assert (args.adherence, args.sampler, args.seed, args.variations) == (
+        request.adherence, request.sampler, request.seed, request.variations)
+    # Steps are the model's (its config's sampler.steps), as for a new layer in the app:
+    # tests/test_cli_generate.py and tests/ui/test_layers_panel.py.
+    assert args.steps is None

@@ -30,6 +30,17 @@ def test_the_demo_project_is_built_and_plays_the_demo_scene(tmp_path):
         np.testing.assert_allclose(layer.curve.left, layer.selected_take.measured_curve.left)
 
 
+def test_the_demo_layers_sample_as_the_default_model_recommends(tmp_path, monkeypatch):
+    from foleystudio.engine import registry
+    from foleystudio.project.layer import DEFAULT_STEPS
+
+    assert {layer.steps for layer in load_project(ensure_demo_project(tmp_path / "a")).layers} == {
+        registry.default_model().recommended_steps}
+    monkeypatch.setenv(registry.MODELS_DIR_ENV, str(tmp_path / "none"))
+    monkeypatch.setattr(registry, "user_models_dir", lambda: tmp_path / "none")
+    assert {layer.steps for layer in load_project(ensure_demo_project(tmp_path / "b")).layers} == {DEFAULT_STEPS}
+
+
 def test_the_picture_moves_with_the_sound(tmp_path):
     video = ensure_demo_project(tmp_path).parent / "corridor.mp4"
     positions = [walker_x(frame_at(video, t)) for t in (1.0, 3.0, 5.0, 7.0)]

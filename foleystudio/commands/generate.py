@@ -37,7 +37,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--guidance-video", type=float, default=2.5, metavar="X")
     parser.add_argument("--guidance-text", type=float, default=2.5, metavar="X")
     parser.add_argument("--guidance-audio", type=float, default=2.5, metavar="X")
-    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--steps", type=int, default=None,
+                        help="sampling steps (default: what the model recommends, 16 for foley-small)")
     parser.add_argument("--sampler", choices=("euler", "heun"), default="euler")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variations", type=int, default=1)
@@ -113,7 +114,8 @@ def build_request(args: argparse.Namespace, engine):
         video=VideoSpan(args.video, args.start) if args.video else None, curve=_fit(curve, duration),
         adherence=args.adherence,
         guidance=GuidanceScales(video=args.guidance_video, text=args.guidance_text, audio=args.guidance_audio),
-        steps=args.steps, sampler=args.sampler, seed=args.seed, variations=args.variations,
+        steps=engine.config.sampler.steps if args.steps is None else args.steps,
+        sampler=args.sampler, seed=args.seed, variations=args.variations,
         model=args.model, device=args.device,
     )
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import platformdirs
 
 from foleystudio.engine.checkpoint import CARD_FILE, CONFIG_FILE, ModelError, model_name, verify_model_folder
+from foleystudio.engine.request import MAX_STEPS
 from foleystudio.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class ModelEntry:
     problem: str = ""  # why it cannot be used; empty when valid
     # The prompts its DiT was trained with (GeneratorConfig.trained_prompts); None = not recorded.
     trained_prompts: tuple[str, ...] | None = None
+    # The sampling steps its folder recommends (config "sampler.steps"); None = not given. New layers
+    # start with it: a model tuned at 16 steps should not cost 25 per take by default.
+    recommended_steps: int | None = None
 
 
 def bundled_models_dir() -> Path:
@@ -93,11 +97,12 @@ def _model_folders(root: Path) -> list[Path]:
 def inspect_model(folder: str | Path, source: ModelSource = ModelSource.PATH) -> ModelEntry:
     """A registry entry for ``folder``, checked without loading weights; problems make it invalid."""
     folder = Path(folder)
-    description, trained_prompts = "", None
+    description, trained_prompts, steps = "", None, None
     try:
         manifest = verify_model_folder(folder)
         description = _config_description(manifest.config)
         trained_prompts = _trained_prompts(manifest.config)
+        steps = _recommended_steps(manifest.config)
         problem = ""
     except ModelError as error:
         problem = str(error)
@@ -111,6 +116,7 @@ def inspect_model(folder: str | Path, source: ModelSource = ModelSource.PATH) ->
         valid=not problem,
         problem=problem,
         trained_prompts=trained_prompts,
+        recommended_steps=steps,
     )
 
 
@@ -118,6 +124,13 @@ def _trained_prompts(config: Mapping[str, object]) -> tuple[str, ...] | None:
     generator = config.get("generator")
     prompts = generator.get("trained_prompts") if isinstance(generator, Mapping) else None
     return tuple(str(name) for name in prompts) if isinstance(prompts, list | tuple) else None
+
+
+def _recommended_steps(config: Mapping[str, object]) -> int | None:
+    sampler = config.get("sampler")
+    steps = sampler.get("steps") if isinstance(sampler, Mapping) else None
+    valid = isinstance(steps, int) and not isinstance(steps, bool) and 1 <= steps <= MAX_STEPS
+    return steps if valid else None
 
 
 def _config_description(config: Mapping[str, object]) -> str:

@@ -18,6 +18,9 @@ Design choices:
 
   This module assembles them, owns the layer edits (add, rename, delete, duplicate, move) and
   keeps the names other modules and tests import from here.
+* A new layer starts with the sampling steps the chosen model recommends (``new_layer_steps``,
+  given by the main window from the prompt panel's model picker), so a model evaluated at 16
+  steps is not sampled at the layer default's 25. Existing layers keep what they have.
 * Every change goes through ``session.push`` with an undoable command (``ui.commands`` or
   `RenameTake`), so undo/redo, the dirty flag and every other view follow on their own.
 * Messages (an empty name refused, ...) are shown in a label inside the panel and emitted as
@@ -28,6 +31,7 @@ Design choices:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
@@ -89,6 +93,8 @@ class LayersPanel(QWidget):
         self.setObjectName("layers_panel")
         self._session = session
         self._quiet = QuietFlag()
+        # The steps a new layer starts with: the chosen model's recommendation; None = the layer default.
+        self.new_layer_steps: Callable[[], int | None] = lambda: None
         self._build_actions()
         self._build_widgets()
         session.edited.connect(self._on_edited)
@@ -163,7 +169,9 @@ class LayersPanel(QWidget):
         number = 1
         while f"{ROLE_LABELS[role]} {number}" in names:
             number += 1
-        layer = Layer.new(f"{ROLE_LABELS[role]} {number}", role, duration_s=project.video_duration_s)
+        steps = self.new_layer_steps()
+        layer = Layer.new(f"{ROLE_LABELS[role]} {number}", role, duration_s=project.video_duration_s,
+                          **({} if steps is None else {"steps": steps}))
         self._session.push(AddLayer(project, layer))
         self._session.select_layer(layer.id)
         return layer

@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.curve_editor = CurveEditor(self.session)
         self.layers_panel = LayersPanel(self.session)
         self.prompt_panel = PromptPanel(self.session)
+        self.layers_panel.new_layer_steps = self.prompt_panel.recommended_steps
         self.jobs_panel = JobsPanel(self.generation.worker)
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self._picture_with_transport())

@@ -25,6 +25,7 @@ from foleystudio.engine.model import prompt_trained
 
 NO_MODEL_TEXT = "no trained model installed"
 TRAINED_PROMPTS_ROLE = Qt.ItemDataRole.UserRole + 1  # a model item's `ModelEntry.trained_prompts`
+STEPS_ROLE = Qt.ItemDataRole.UserRole + 2  # the sampling steps the model recommends (None: not given)
 
 
 def new_model_combo(parent: QWidget) -> QComboBox:
@@ -62,6 +63,7 @@ def _add_installed_models(combo: QComboBox, entries: list) -> None:
         tip = entry.description if entry.valid else entry.problem
         combo.setItemData(combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         combo.setItemData(combo.count() - 1, entry.trained_prompts, TRAINED_PROMPTS_ROLE)
+        combo.setItemData(combo.count() - 1, entry.recommended_steps, STEPS_ROLE)
         if not entry.valid:
             _disable_item(combo, combo.count() - 1)
 
@@ -70,6 +72,7 @@ def _add_presets(combo: QComboBox) -> None:
     for name, config in PRESETS.items():
         combo.addItem(f"{PRESET_PREFIX}{name} (untrained)", f"{PRESET_PREFIX}{name}")
         combo.setItemData(combo.count() - 1, config.description, Qt.ItemDataRole.ToolTipRole)
+        combo.setItemData(combo.count() - 1, config.sampler.steps, STEPS_ROLE)
 
 
 def fill_models(combo: QComboBox) -> bool:
@@ -100,6 +103,12 @@ def takes_reference_sounds(combo: QComboBox) -> bool:
     """Whether the chosen model can use a reference sound: False only for a model whose folder says
     its DiT was never trained with one (the pipeline would refuse the request)."""
     return prompt_trained(combo.currentData(TRAINED_PROMPTS_ROLE), "audio")
+
+
+def recommended_steps(combo: QComboBox) -> int | None:
+    """The sampling steps the chosen model recommends; None when it gives none (or nothing is chosen)."""
+    steps = combo.currentData(STEPS_ROLE)
+    return int(steps) if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else None
 
 
 def fill_devices(combo: QComboBox) -> None:

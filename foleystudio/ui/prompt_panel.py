@@ -105,6 +105,10 @@ class PromptPanel(PromptPanelWidgets, QWidget):
         """The device to generate on: ``auto``, ``cpu``, ``cuda:N`` or ``mps``."""
         return self.device_combo.currentData() or devices.AUTO
 
+    def recommended_steps(self) -> int | None:
+        """The sampling steps the chosen model recommends (new layers start with them); None: not given."""
+        return pickers.recommended_steps(self.model_combo)
+
     def set_model(self, name: str) -> bool:
         """Choose ``name`` if it is listed and usable (e.g. restoring a saved setting)."""
         return pickers.choose(self.model_combo, name)

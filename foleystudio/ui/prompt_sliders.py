@@ -48,7 +48,8 @@ SLIDER_SPECS = (
     SliderSpec("audio_guidance", "Reference guidance", GUIDANCE_RANGE, 0.1, 1,
                "How strongly the take resembles the reference sound (only with a reference sound set)."),
     SliderSpec("steps", "Steps", STEPS_RANGE, 1, 0,
-               "Sampling steps: more steps take longer and refine detail; 25 is a good start."),
+               "Sampling steps: more steps take longer and refine detail. New layers start at the "
+               "number the chosen model recommends."),
     SliderSpec("loudness_adherence", "Loudness adherence", ADHERENCE_RANGE, 0.01, 2,
                ("How strictly the take is conformed to the drawn loudness curve: 1 follows it exactly, "
                 "0 leaves the take's own dynamics.")),

@@ -68,13 +68,15 @@ def test_refiner_task_learns_the_shape_within_bands_and_exports_with_the_rest_un
     waves = [_harmonics(150.0 + 40.0 * i, seed=i) for i in range(4)]
     task = RefinerTask(engine, waves, segment_seconds=0.5, data=DataInfo("synthetic tones", 4, 2.4 / 3600))
     before = task.evaluate(torch.Generator())
-    result = train(task, TrainConfig(steps=40, lr=3e-2, **QUICK), tmp_path / "run", device="cpu")
+    # 60 steps at 2e-2: 40 at 3e-2 ended at MR-STFT 1.44 on one CPU and 1.57 on another (same start),
+    # too close to the bound; this setting measured 1.63 -> 1.40 on the second.
+    result = train(task, TrainConfig(steps=60, lr=2e-2, **QUICK), tmp_path / "run", device="cpu")
     early, late = _early_late(result)
-    assert late < 0.8 * early  # measured 8.5 -> 5.9 dB
+    assert late < 0.8 * early  # measured 8.5 -> 5.8 dB
     load_ema_into(task, tmp_path / "run")
     after = task.evaluate(torch.Generator())
-    assert after["train4_shape_l1_db"] < before["train4_shape_l1_db"] - 1.5
-    assert after["train4_mr_stft"] < before["train4_mr_stft"] - 0.1  # measured 1.63 -> 1.44
+    assert after["train4_shape_l1_db"] < before["train4_shape_l1_db"] - 1.5  # measured 8.6 -> 5.9 dB
+    assert after["train4_mr_stft"] < before["train4_mr_stft"] - 0.1
     folder = task.export(tmp_path / "model", steps=result.step, metrics=result.final_metrics)
     loaded = load_engine(folder, "cpu")
     assert loaded.config.codec.refiner_width == 32

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QToolButton
 from foleystudio.audio.curve import LoudnessCurve
 from foleystudio.audio.wav import write_wav
 from foleystudio.project.document import Project
-from foleystudio.project.layer import LayerRole
+from foleystudio.project.layer import DEFAULT_STEPS, LayerRole
 from foleystudio.project.media import MediaReference
 from foleystudio.project.take import FrozenMapping, Take
 from foleystudio.ui.layers_panel import (
@@ -98,6 +98,15 @@ def test_add_a_layer_of_each_role_and_undo(qtbot, panel, session):
     undo(session)
     undo(session)
     assert names(session) == ["Steps", "Door"] and tree_names(panel) == ["Steps", "Door"]
+
+
+def test_a_new_layer_starts_with_the_steps_the_model_recommends(panel, session):
+    panel.add_role_actions[LayerRole.ON_SCREEN].trigger()
+    assert session.project.layers[-1].steps == DEFAULT_STEPS  # nothing recommended: the layer default
+    panel.new_layer_steps = lambda: 16
+    panel.add_role_actions[LayerRole.AMBIENCE].trigger()
+    assert session.project.layers[-1].steps == 16
+    assert session.project.layers[0].steps == DEFAULT_STEPS  # existing layers keep theirs
 
 
 def test_rename_a_layer_refuses_an_empty_name_and_undoes(panel, session):

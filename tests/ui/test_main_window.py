@@ -36,6 +36,19 @@ def test_it_opens_on_the_demo_with_every_panel(window):
     assert window.timecode.text() == "00:00:00:00"
 
 
+def test_a_new_layer_takes_the_steps_of_the_chosen_model(window):
+    from foleystudio.engine.config import preset
+    from foleystudio.project.layer import LayerRole
+
+    window.prompt_panel.set_model("foley-small")
+    assert window.prompt_panel.recommended_steps() == 16  # the bundled model's config
+    assert window.layers_panel.add_layer(LayerRole.AMBIENCE).steps == 16
+    window.prompt_panel.set_model("preset:tiny")
+    assert window.layers_panel.add_layer(LayerRole.AMBIENCE).steps == preset("tiny").sampler.steps
+    # The demo's layers were made as the bundled model recommends too.
+    assert {layer.steps for layer in window.session.project.layers[:3]} == {16}
+
+
 def test_frame_steps_and_in_out_points_follow_the_playhead(window, qtbot):
     window.next_frame_action.trigger()
     window.next_frame_action.trigger()

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionSlider
 
 from foleystudio.audio.wav import write_wav
 from foleystudio.engine import registry
+from foleystudio.engine.config import preset
 from foleystudio.project.document import Project
 from foleystudio.project.layer import DEFAULT_TEXT_GUIDANCE
 from foleystudio.ui.commands import LayerEdit
@@ -297,6 +298,37 @@ def test_installed_model_entries_carry_the_prompts_their_dit_was_trained_with():
 
     bundled = registry.inspect_model(Path(__file__).resolve().parents[2] / "models" / "foley-small")
     assert bundled.valid and bundled.trained_prompts == ("video", "text")
+
+
+def test_the_picker_says_how_many_steps_the_chosen_model_recommends(panel, monkeypatch, tmp_path):
+    tuned = registry.ModelEntry(name="foley-small", path=tmp_path, source=registry.ModelSource.USER,
+                                description="trained", size_bytes=1, valid=True, recommended_steps=16)
+    silent = registry.ModelEntry(name="mine", path=tmp_path, source=registry.ModelSource.USER,
+                                 description="trained", size_bytes=1, valid=True)
+    monkeypatch.setattr(registry, "list_models", lambda: [tuned, silent])
+    panel.model_combo.setCurrentIndex(-1)
+    panel.refresh_models()
+    assert panel.model() == "foley-small" and panel.recommended_steps() == 16
+    panel.set_model("mine")
+    assert panel.recommended_steps() is None  # a folder that says nothing: new layers keep the default
+    panel.set_model("preset:tiny")
+    assert panel.recommended_steps() == preset("tiny").sampler.steps
+
+
+def test_installed_model_entries_read_the_steps_their_config_recommends(tmp_path):
+    import json
+    import shutil
+    from pathlib import Path
+
+    bundled = Path(__file__).resolve().parents[2] / "models" / "foley-small"
+    assert registry.inspect_model(bundled).recommended_steps == 16
+    copy = tmp_path / "copy"
+    shutil.copytree(bundled, copy)
+    document = json.loads((copy / "config.json").read_text())
+    for steps, expected in ((40, 40), (0, None), (True, None), ("16", None), (10**6, None)):
+        document["config"]["sampler"]["steps"] = steps
+        (copy / "config.json").write_text(json.dumps(document))
+        assert registry.inspect_model(copy).recommended_steps == expected
 
 
 def test_device_picker_lists_auto_and_the_cpu(qtbot, panel):
