@@ -120,13 +120,13 @@ def folder_set(folder: Path, max_files: int | None) -> tuple[dict[str, np.ndarra
 def index_set(index_dir: Path, max_files: int | None,
               seconds: float = 4.0) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """The held-out clips of a corpus index as ``foleystudio evaluate`` reads them."""
-    from foleystudio.training.evaluate import _read_clip
+    from foleystudio.training.evaluate import read_clip
     from foleystudio.training.index import read_index
 
     index = read_index(index_dir)
     clips, left_out = {}, {}
     for clip in [c for c in index.split("val") if c.duration_s >= 0.5][:max_files]:
-        audio = _read_clip(clip, index.library_root, seconds)
+        audio = read_clip(clip, index.library_root, seconds)
         if audio is None:
             left_out[clip.path] = "unreadable or shorter than 0.5 s"
         else:

@@ -287,7 +287,9 @@ def _mean(values) -> float | None:
     return float(np.mean(finite)) if finite else None
 
 
-def _read_clip(clip, root: Path, seconds: float) -> np.ndarray | None:
+def read_clip(clip, root: Path, seconds: float) -> np.ndarray | None:
+    """A clip's first ``seconds`` as (2, n) float32 at 44.1 kHz; None (logged) when it cannot be read
+    or is shorter than 0.5 s. Shared with bench/codec.py, which scores the same excerpts."""
     from foleystudio.audio.io import read_audio
 
     try:
@@ -350,7 +352,7 @@ def _clip_rows(engine, clips, root: Path, *, steps: int, seed: int, seconds: flo
     shuffled = _shuffled_captions(clips)
     rows = []
     for number, clip in enumerate(clips):
-        real = _read_clip(clip, root, seconds)
+        real = read_clip(clip, root, seconds)
         if real is None:
             continue
         duration = real.shape[1] / SAMPLE_RATE
@@ -411,7 +413,7 @@ def _semantic_metrics(index, rows: list[dict], train_limit: int, seconds: float,
     train = balanced_selection([clip for clip in index.split("train") if getattr(clip, "category", "")], train_limit)
     if len({clip.category for clip in train}) < 2:
         return {"skipped": "fewer than two categories in the training split"}
-    items = ((audio, clip.category) for clip in train if (audio := _read_clip(clip, root, seconds)) is not None)
+    items = ((audio, clip.category) for clip in train if (audio := read_clip(clip, root, seconds)) is not None)
     try:
         classifier = train_category_classifier(items, seed=seed)
     except ValueError as error:  # every readable clip in one category
@@ -467,7 +469,7 @@ PER_CLIP_METRICS = (
     "classifier_correct_real", "classifier_correct_generated",
     "av_align_generated_no_video", "curve_mae_raw_no_video_lu", "classifier_correct_generated_shuffled",
 )
-MIN_SECONDS = 0.5  # clips shorter than this are too short to judge (see _read_clip)
+MIN_SECONDS = 0.5  # clips shorter than this are too short to judge (see read_clip)
 
 
 def evaluate_model(model, index_dir=None, split: str = "val", *, limit: int | None = None, steps: int = 8,
