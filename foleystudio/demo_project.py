@@ -26,7 +26,7 @@ from foleystudio.audio.wav import write_wav
 from foleystudio.demo_scene import DEMO_DURATION_S, DEMO_SAMPLE_RATE, DOOR_TIME_S, STEP_TIMES_S, render_demo_parts
 from foleystudio.logs import APP_NAME
 from foleystudio.project.document import Project
-from foleystudio.project.layer import Layer, LayerRole
+from foleystudio.project.layer import DEFAULT_STEPS, Layer, LayerRole
 from foleystudio.project.media import MediaReference
 from foleystudio.project.paths import takes_folder_for
 from foleystudio.project.store import load_project, save_project
@@ -87,23 +87,22 @@ def _demo_layer(name: str, role: LayerRole, on_screen: str, off_screen: str, aud
         model_id=DEMO_MODEL_ID,
     )
     layer = Layer.new(name, role, duration_s=DEMO_DURATION_S, on_screen_prompt=on_screen,
-                      off_screen_prompt=off_screen, curve=curve, **_default_model_steps())
+                      off_screen_prompt=off_screen, curve=curve, steps=_default_model_steps())
     layer.add_take(take)
     layer.select_take(take.id)
     return layer
 
 
-def _default_model_steps() -> dict:
-    """``steps`` as the default model recommends them, as a new layer in the app would have them;
-    nothing (the layer default) when no usable default model is installed."""
+def _default_model_steps() -> int:
+    """The steps the default model recommends, as a new layer in the app would have them; the layer
+    default when no usable default model is installed or it recommends none."""
     from foleystudio.engine.checkpoint import ModelError
     from foleystudio.engine.registry import default_model
 
     try:
-        steps = default_model().recommended_steps
+        return default_model().recommended_steps or DEFAULT_STEPS
     except ModelError:
-        return {}
-    return {} if steps is None else {"steps": steps}
+        return DEFAULT_STEPS
 
 
 # ---- the picture ---------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--guidance-text", type=float, default=2.5, metavar="X")
     parser.add_argument("--guidance-audio", type=float, default=2.5, metavar="X")
     parser.add_argument("--steps", type=int, default=None,
-                        help="sampling steps (default: what the model recommends, 16 for foley-small)")
+                        help="sampling steps (default: what the model's config recommends)")
     parser.add_argument("--sampler", choices=("euler", "heun"), default="euler")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--variations", type=int, default=1)

@@ -46,7 +46,7 @@ from PySide6.QtWidgets import (
 from foleystudio.errors import UserInputError
 from foleystudio.project import checks
 from foleystudio.project.document import Project
-from foleystudio.project.layer import MAX_LAYER_NAME_LENGTH, Layer, LayerRole
+from foleystudio.project.layer import DEFAULT_STEPS, MAX_LAYER_NAME_LENGTH, Layer, LayerRole
 from foleystudio.ui.commands import AddLayer, LayerEdit, MoveLayer, RemoveLayer
 from foleystudio.ui.layers_actions import (
     build_actions,
@@ -169,9 +169,8 @@ class LayersPanel(QWidget):
         number = 1
         while f"{ROLE_LABELS[role]} {number}" in names:
             number += 1
-        steps = self.new_layer_steps()
         layer = Layer.new(f"{ROLE_LABELS[role]} {number}", role, duration_s=project.video_duration_s,
-                          **({} if steps is None else {"steps": steps}))
+                          steps=self.new_layer_steps() or DEFAULT_STEPS)
         self._session.push(AddLayer(project, layer))
         self._session.select_layer(layer.id)
         return layer

@@ -106,9 +106,9 @@ def takes_reference_sounds(combo: QComboBox) -> bool:
 
 
 def recommended_steps(combo: QComboBox) -> int | None:
-    """The sampling steps the chosen model recommends; None when it gives none (or nothing is chosen)."""
-    steps = combo.currentData(STEPS_ROLE)
-    return int(steps) if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else None
+    """The sampling steps the chosen model recommends (checked by the registry or the preset's config);
+    None when it gives none (or nothing is chosen)."""
+    return combo.currentData(STEPS_ROLE)
 
 
 def fill_devices(combo: QComboBox) -> None:
