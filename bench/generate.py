@@ -1,7 +1,7 @@
 """Generation speed of an engine preset; prints one JSON object.
 
-  .venv/bin/python bench/generate.py [--preset small] [--seconds 10 60] [--device auto] [--quick]
-                                     [--refiner-width N]
+  .venv/bin/python bench/generate.py [--preset small | --model FOLDER] [--seconds 10 60] [--device auto]
+                                     [--quick] [--refiner-width N]
 
 For each take length: the real-time factor of the whole `pipeline.generate` (conditions, all sampling
 steps at the preset's default steps and guidance, decoding, conformance) for a text + video request
@@ -19,7 +19,9 @@ runs once untimed with one step first (warm-up). Also:
 
 ``--refiner-width N`` gives the preset's analytic codec a refiner of that width (foley-small's is 256),
 decoding as foley-small does (Griffin-Lim to the shaped bins, each frame's loudness kept). The
-weights are untrained (speed does not depend on them). Timings on a shared machine are noisy;
+weights are untrained (speed does not depend on them). ``--model FOLDER`` times a model folder
+instead, as it ships: a model with a reference bank adds the retrieved reference's guidance branch to
+every text prompt. Timings on a shared machine are noisy;
 ratios measured in the same run are the figures to compare.
 """
 
@@ -40,9 +42,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from foleystudio.engine.builder import build_engine  # noqa: E402
+from foleystudio.engine.builder import build_engine, load_engine  # noqa: E402
 from foleystudio.engine.config import preset  # noqa: E402
 from foleystudio.engine.guidance import GuidanceScales, guidance_branches  # noqa: E402
+from foleystudio.engine.model import prompt_trained  # noqa: E402
 from foleystudio.engine.pipeline import condition_inputs, generate, run_to_end  # noqa: E402
 from foleystudio.engine.request import GenerationRequest, VideoSpan  # noqa: E402
 from tests.media import make_audio, make_video  # noqa: E402
@@ -118,6 +121,7 @@ def loudness_kept_cost(engine, request, kept_s: float) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="small")
+    parser.add_argument("--model", help="a model folder to time instead of a preset (--refiner-width is ignored)")
     parser.add_argument("--seconds", type=float, nargs="+", default=[10.0, 60.0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="3 steps (checks the script, not the speed)")
@@ -128,9 +132,14 @@ def main() -> int:
         codec = dataclasses.replace(config.codec, refiner_width=args.refiner_width, griffin_lim_projection="bins",
                                     griffin_lim_keep_loudness=True)
         config = dataclasses.replace(config, codec=codec)
-    engine = build_engine(config, args.device)
+    if args.model:
+        engine = load_engine(args.model, args.device)
+        config = engine.config
+    else:
+        engine = build_engine(config, args.device)
     steps = 3 if args.quick else config.sampler.steps
-    results = {"preset": args.preset, "refiner_width": args.refiner_width, "device": str(engine.device),
+    results = {"preset": None if args.model else args.preset, "model": args.model,
+               "reference_bank": engine.reference_bank is not None, "refiner_width": args.refiner_width, "device": str(engine.device),
                "dtype": str(engine.dtype), "steps": steps, "sampler": config.sampler.method, "torch_threads": torch.get_num_threads(),
                "cpu_count": os.cpu_count(), "torch": torch.__version__, "takes": []}
     with tempfile.TemporaryDirectory() as folder:
@@ -145,7 +154,7 @@ def main() -> int:
                 Path(folder) / "ref.wav", seconds=5.0, rate=44100), guidance=GuidanceScales(3.0, 4.5, 2.0))
             take = {"seconds": seconds}
             cases = [("text_and_video", with_video), ("text_only", text_only)]
-            if seconds <= 10.0:
+            if seconds <= 10.0 and prompt_trained(engine.generator.config.trained_prompts, "audio"):
                 cases.append(("video_text_audio_four_branches", all_scales))
             for name, request in cases:
                 elapsed = take_seconds(engine, request)

@@ -79,6 +79,15 @@ def add_parser(subparsers) -> None:
     features.add_argument("--max-wave-clips", type=int, metavar="N", help="keep waveforms of at most N clips")
     features.set_defaults(run=run_features)
 
+    bank = commands.add_parser("reference-bank",
+                               help="store a model's reference bank: a short latent per training caption, which "
+                                    "text prompts retrieve as their reference sound")
+    bank.add_argument("cache", metavar="CACHE_DIR", help="a feature cache built with the model's codec")
+    bank.add_argument("--model", required=True, metavar="MODEL_DIR", help="the model folder to store it in")
+    bank.add_argument("--seconds", type=float, default=3.0, help="seconds kept per sound (default 3)")
+    bank.add_argument("--replace", action="store_true", help="replace a bank the model folder already has")
+    bank.set_defaults(run=run_reference_bank)
+
 
 class ProgressLine:
     """``progress(done, total[, message])`` drawing "\\rlabel done/total (p%) message" on a terminal,
@@ -180,6 +189,33 @@ def run_features(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     print(f"{args.out}: {report.summary()}")
+    return 0
+
+
+def run_reference_bank(args: argparse.Namespace) -> int:
+    from foleystudio.atomic import atomic_output
+    from foleystudio.engine.checkpoint import load_config
+    from foleystudio.engine.config import EngineConfig
+    from foleystudio.engine.reference_bank import BANK_FILE
+    from foleystudio.training.features import FeatureCache
+    from foleystudio.training.reference_bank_build import build_reference_bank
+
+    folder = Path(args.model)
+    if not (folder / "config.json").is_file():
+        raise UserInputError(f"{folder}: not a model folder (no config.json)")
+    if (folder / BANK_FILE).exists() and not args.replace:
+        raise UserInputError(f"{folder / BANK_FILE} exists; pass --replace to replace it")
+    if not FeatureCache.is_cache(args.cache):
+        raise UserInputError(f"{args.cache}: not a feature cache (build one with 'dataset features')")
+    config = load_config(folder, EngineConfig)
+    if not config.generator.conditioners.ref_reads_latent:
+        raise UserInputError(f"{folder}: this model reads reference sounds as waveforms; a bank is for models "
+                             "trained with --reference-probability")
+    bank = build_reference_bank(FeatureCache(args.cache), config.generator.latent_channels, args.seconds)
+    data = bank.to_bytes()
+    with atomic_output(folder / BANK_FILE, overwrite=args.replace) as temporary:
+        temporary.write_bytes(data)
+    print(f"{folder / BANK_FILE}: {len(bank)} sounds, {len(data) / 2**20:.1f} MiB")
     return 0
 
 

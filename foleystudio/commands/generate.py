@@ -166,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(csv, take.measured_curve.to_csv_text(), overwrite=args.overwrite)
         report = take.conformance
         heard = "" if take.heard_as is None else f", prompt heard as {take.parameters()['heard_as']}"
+        heard += "" if take.bank_reference is None else f", reference sound from the model's bank: {take.bank_reference!r}"
         print(f"{wav}: seed {take.seed}, model {take.model_id}{heard}, true peak {report.true_peak_dbtp:.1f} dBTP, "
               f"curve deviation {report.max_deviation_lu:.1f} LU; curve in {csv.name}")
     return 0

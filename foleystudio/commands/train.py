@@ -15,8 +15,11 @@ imposes; `foleystudio.engine.codec.refiner`), adding one to a model that has non
 the preset's full schedule: the chain for a new model is ``train codec`` -> ``train lufs --from
 codec-run/model`` -> ``train dit --from lufs-run/model --share-frame-encoder`` (the DiT reads the
 picture through the LUFS predictor's trained, frozen frame encoder; ``--video-probability`` is the
-share of DiT crops that get their rendered AV-pair picture, default 0.5). A fresh generator gets a
-tokenizer trained on the data's captions; the other components keep the weights they came with.
+share of DiT crops that get their rendered AV-pair picture, default 0.5). ``--reference-probability``
+is the share that also gets a reference sound (another clip with the same caption, from the cache's
+latents); ``dataset reference-bank`` then gives the model the bank its text prompts retrieve from.
+A fresh generator gets a tokenizer trained on the data's captions; the other components keep the
+weights they came with.
 
 ``finetune`` starts from an existing model folder (all components as they were), trains one
 component (``--component``, default the generator) for fewer steps (default 2000) at a lower
@@ -96,6 +99,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="dit: weight of the text category loss: the caption's sound category, read off the "
                              "text encoder by a head whose output steers the DiT; adds the head (over the data's "
                              "labelled categories) if the model lacks one (default 0: off)")
+    parser.add_argument("--reference-probability", type=_probability, default=0.0, metavar="P",
+                        help="dit: share of crops trained with a reference sound, up to 3 s of another clip with "
+                             "the same caption (read as the codec's latent; analytic codecs only; default 0: off)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="continue from the run folder's last checkpoint (default)")
 
@@ -160,6 +166,8 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         raise UserInputError("--loudness-weight trains the generator (dit) or the codec's refiner only")
     if kind != "dit" and args.category_weight > 0:
         raise UserInputError("--category-weight trains the generator (dit) only")
+    if kind != "dit" and args.reference_probability > 0:
+        raise UserInputError("--reference-probability trains the generator (dit) only")
     if kind == "lufs":
         pairs = tasks.load_lufs_pairs(data)
         if not pairs:
@@ -182,11 +190,13 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         engine = _with_fresh_tokenizer(engine, cache.captions("train"))
     if args.category_weight > 0:
         engine = _with_category_head(engine, cache)
+    if args.reference_probability > 0:
+        engine = tasks.with_latent_references(engine)
     if getattr(args, "share_frame_encoder", False):  # only `train` has it; `finetune` keeps its encoder
         tasks.share_frame_encoder(engine)
     return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), data=info,
                          video_probability=args.video_probability, loudness_weight=args.loudness_weight,
-                         category_weight=args.category_weight)
+                         category_weight=args.category_weight, reference_probability=args.reference_probability)
 
 
 def _with_category_head(engine, cache):
@@ -226,6 +236,7 @@ def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool,
     step = load_ema_into(task, run_dir)
     weights = f", loudness weight {args.loudness_weight:g}" if args.loudness_weight else ""
     weights += f", category weight {args.category_weight:g}" if args.category_weight else ""
+    weights += f", reference probability {args.reference_probability:g}" if args.reference_probability else ""
     extra = (f"- batch size {config.batch_size} x {config.grad_accum}, lr {config.lr:g}, EMA {config.ema_decay}"
              f"{weights}{note}")
     folder = task.export(run_dir / "model", steps=step, metrics=result.final_metrics, extra=extra, overwrite=True)

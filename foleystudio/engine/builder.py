@@ -24,6 +24,7 @@ from foleystudio.engine.config import CodecConfig, EngineConfig, preset
 from foleystudio.engine.device import inference_dtype, select_device
 from foleystudio.engine.lufs_predictor import LufsPredictor
 from foleystudio.engine.model import FoleyGenerator
+from foleystudio.engine.reference_bank import BANK_FILE, ReferenceBank, load_bank
 from foleystudio.engine.registry import default_model, resolve_model
 from foleystudio.engine.video_features import FrameEncoder
 
@@ -45,6 +46,8 @@ class Engine:
     lufs_predictor: LufsPredictor
     device: torch.device
     model_id: str
+    # Text prompts retrieve a reference sound from it (`reference_bank`); None: the model has none.
+    reference_bank: ReferenceBank | None = None
 
     def components(self) -> dict[str, nn.Module]:
         return {name: getattr(self, name) for name in COMPONENTS}
@@ -97,9 +100,11 @@ def _dtype_of(component: str, device: torch.device) -> torch.dtype | None:
 
 def save_engine(engine: Engine, folder: str | Path, card_text: str, overwrite: bool = False) -> Path:
     """Write ``engine`` as a model folder (config.json, one safetensors per component, tokenizer, card)."""
-    tokenizer = json.dumps(engine.tokenizer.to_dict(), indent=1)
-    return save_model_folder(folder, engine.config, engine.components(), card_text,
-                             extra_files={TOKENIZER_FILE: tokenizer}, overwrite=overwrite)
+    extra_files = {TOKENIZER_FILE: json.dumps(engine.tokenizer.to_dict(), indent=1)}
+    if engine.reference_bank is not None:
+        extra_files[BANK_FILE] = engine.reference_bank.to_bytes()
+    return save_model_folder(folder, engine.config, engine.components(), card_text, extra_files=extra_files,
+                             overwrite=overwrite)
 
 
 def load_engine(model: str | Path = "default", device: str | torch.device = "auto") -> Engine:
@@ -117,5 +122,6 @@ def load_engine(model: str | Path = "default", device: str | torch.device = "aut
     for name, module in engine.components().items():
         load_state(folder, name, module, target, dtype=_dtype_of(name, target))
     engine.device = target
+    engine.reference_bank = load_bank(folder)
     logger.info("loaded model %s from %s on %s", entry.name, folder, target)
     return engine

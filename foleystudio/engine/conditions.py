@@ -173,6 +173,8 @@ class ConditionInputs:
         training crop starts later). Both are clamped to the model's ``max_seconds`` when encoded.
     text_ids, negative_text_ids: token ids from the generator's tokenizer (empty = no text).
     reference_audio: float waveform [channels, n] (1 or 2 channels) at 44.1 kHz, or None.
+    reference_latent: the reference as the codec's latent [C, frames], or None: what a model whose
+        conditioner config says ``ref_reads_latent`` reads (training gives it from cached latents).
     video_features: [T_v, D_v] per-frame features at 8 fps, or None (no video);
     video_motion: [T_v, M] raw motion energy of the same frames (``foleystudio.video.motion.motion_energy``;
         the encoder compresses it), or None for zeros. Video is present iff features are given.
@@ -186,6 +188,7 @@ class ConditionInputs:
     text_ids: tuple[int, ...] = ()
     negative_text_ids: tuple[int, ...] = ()
     reference_audio: torch.Tensor | None = None
+    reference_latent: torch.Tensor | None = None
     video_features: torch.Tensor | None = None
     video_motion: torch.Tensor | None = None
     lufs: torch.Tensor | None = None
@@ -202,6 +205,7 @@ class ConditionInputs:
         object.__setattr__(self, "text_ids", _ids(self.text_ids, "text"))
         object.__setattr__(self, "negative_text_ids", _ids(self.negative_text_ids, "negative text"))
         self._set_reference_audio()
+        self._set_reference_latent()
         self._set_video()
         self._set_lufs()
 
@@ -215,6 +219,14 @@ class ConditionInputs:
         if wave.ndim != 2 or wave.shape[0] not in (1, 2) or wave.shape[1] < 1:
             raise UserInputError(f"reference audio must be [channels (1 or 2), samples], got {tuple(wave.shape)}")
         object.__setattr__(self, "reference_audio", wave)
+
+    def _set_reference_latent(self) -> None:
+        if self.reference_latent is None:
+            return
+        latent = _float_tensor(self.reference_latent, "reference latent")
+        if latent.ndim != 2 or latent.shape[1] < 1:
+            raise UserInputError(f"a reference latent must be [channels, frames], got {tuple(latent.shape)}")
+        object.__setattr__(self, "reference_latent", latent)
 
     def _set_video(self) -> None:
         if self.video_features is None:
@@ -252,7 +264,7 @@ class ConditionInputs:
     def present(self) -> frozenset[str]:
         """The prompt modalities given: a subset of video, text, audio."""
         given = {"video": self.video_features is not None, "text": bool(self.text_ids),
-                 "audio": self.reference_audio is not None}
+                 "audio": self.reference_audio is not None or self.reference_latent is not None}
         return frozenset(name for name, here in given.items() if here)
 
     @property

@@ -70,6 +70,9 @@ class GeneratedTake:
     # there was no text or the model has no head. Shown with the take, so a designer can see when a
     # prompt's words were not understood.
     heard_as: tuple[str, float] | None = None
+    # The caption of the bank sound the prompt retrieved as its reference (`retrieved_reference`);
+    # None when no bank sound was used. Shown with the take: it is part of what made it.
+    bank_reference: str | None = None
 
     def parameters(self) -> dict:
         """Every parameter that made this take, as JSON values (plus the target curve): what a
@@ -97,6 +100,7 @@ class GeneratedTake:
             "device": request.device,
             "region_s": None if self.region_s is None else list(self.region_s),
             "heard_as": None if self.heard_as is None else f"{self.heard_as[0]} ({self.heard_as[1]:.0%})",
+            "bank_reference": self.bank_reference,
         }
 
 
@@ -114,6 +118,41 @@ def _reference_audio(engine: Engine, request: GenerationRequest) -> torch.Tensor
     seconds = engine.config.generator.conditioners.ref_max_seconds
     audio, _ = read_audio(request.reference_audio, sample_rate=SAMPLE_RATE, channels=2, duration_s=None)
     return torch.from_numpy(np.ascontiguousarray(audio[:, : int(seconds * SAMPLE_RATE)]))
+
+
+@torch.no_grad()
+def _reference_conditions(engine: Engine, wave: torch.Tensor | None) -> dict:
+    """The reference as this model reads it: the waveform, or its codec latent (``ref_reads_latent``)."""
+    if wave is None:
+        return {}
+    if not engine.config.generator.conditioners.ref_reads_latent:
+        return {"reference_audio": wave}
+    latent = engine.codec.encode(wave[None].to(engine.device, torch.float32))[0]
+    return {"reference_latent": latent.float().cpu()}
+
+
+def retrieved_reference(engine: Engine, request: GenerationRequest):
+    """The bank entry (`reference_bank.Retrieval`) a text-only request takes as its reference sound,
+    or None: the model has no bank or was not trained with references, the request gives its own
+    reference sound, or has no text, or the text matches nothing."""
+    bank = engine.reference_bank
+    if bank is None or request.audio_present or not request.text_present:
+        return None
+    if not prompt_trained(engine.generator.config.trained_prompts, "audio"):
+        return None
+    if not engine.config.generator.conditioners.ref_reads_latent or bank.channels != engine.generator.config.latent_channels:
+        return None
+    prompt = " ".join((request.on_screen_prompt, request.off_screen_prompt))
+    heard = engine.generator.text_category(engine.generator.tokenize(request.caption))
+    return bank.retrieve(prompt, heard[0] if heard else None, request.seed)
+
+
+def _retrieved_reference(engine: Engine, request: GenerationRequest) -> dict:
+    found = retrieved_reference(engine, request)
+    if found is None:
+        return {}
+    logger.info("reference sound from the model's bank: %r (matched by %s)", found.caption, found.how)
+    return {"reference_latent": engine.reference_bank.latent(found.index)}
 
 
 @torch.no_grad()
@@ -158,7 +197,7 @@ def condition_inputs(engine: Engine, request: GenerationRequest) -> ConditionInp
         total_s=request.duration_s,
         text_ids=generator.tokenize(request.caption) if request.text_present else (),
         negative_text_ids=generator.tokenize(request.negative_prompt) if request.negative_prompt else (),
-        reference_audio=_reference_audio(engine, request),
+        **(_reference_conditions(engine, _reference_audio(engine, request)) or _retrieved_reference(engine, request)),
         lufs=target_curve(engine, request),
         **_video_conditions(engine, request),
     )
@@ -251,7 +290,14 @@ def _finish(engine: Engine, request: GenerationRequest, wave: np.ndarray, curve:
         audio=result.audio, sample_rate=SAMPLE_RATE, measured_curve=loudness_curve(result.audio, SAMPLE_RATE),
         target_curve=curve, conformance=result, request=request, variation=variation,
         seed=request.seed + variation, model_id=engine.model_id, heard_as=heard_as(engine, request),
+        bank_reference=bank_caption(engine, request),
     )
+
+
+def bank_caption(engine: Engine, request: GenerationRequest) -> str | None:
+    """The caption of the bank sound the request takes as its reference, or None (see `GeneratedTake`)."""
+    found = retrieved_reference(engine, request)
+    return None if found is None else found.caption
 
 
 def heard_as(engine: Engine, request: GenerationRequest) -> tuple[str, float] | None:

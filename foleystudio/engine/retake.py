@@ -25,6 +25,7 @@ from foleystudio.engine.inpaint import RegionPlan, plan_region, regenerate_regio
 from foleystudio.engine.pipeline import (
     SAMPLE_RATE,
     GeneratedTake,
+    bank_caption,
     condition_inputs,
     heard_as,
     target_curve,
@@ -112,4 +113,5 @@ def _take(engine: Engine, request: GenerationRequest, wave: np.ndarray, plan: Re
         target_curve=target_curve(engine, request), conformance=conformance, request=request, variation=0,
         seed=request.seed, model_id=engine.model_id,
         region_s=(plan.start / SAMPLE_RATE, plan.stop / SAMPLE_RATE), heard_as=heard_as(engine, request),
+        bank_reference=bank_caption(engine, request),
     )

@@ -11,6 +11,9 @@
   ``video_probability`` > 0 that share of crops also gets a picture: the clip's rendered AV pair
   (`av_pairs.render_frames`, drawn again from the cached curve and onsets), read at 8 fps through
   the frozen frame encoder plus raw motion energy, exactly as the pipeline reads a video file.
+  With ``reference_probability`` > 0 that share gets a reference sound too (`DiTTask.reference_for`),
+  given as the cached latent of another clip with the same caption; the generator must read
+  references as latents (`with_latent_references`).
 * `LufsTask`: the LUFS predictor (`lufs_predictor.lufs_loss`) on (frames [T, H, W, 3] uint8 at 6 fps,
   curve [T, 2] LUFS) pairs from any source (rendered AV pairs, tests' synthetic frames).
 
@@ -43,6 +46,9 @@ from foleystudio.errors import UserInputError
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 44100
+# Training references (`DiTTask.reference_for`): how much of the partner clip, and how far its level moves.
+REFERENCE_SECONDS = 3.0
+REFERENCE_GAIN_DB = 6.0
 # A learned codec for the tiny preset: the whole codec path trains on CPU in seconds.
 TINY_LEARNED_CODEC = LearnedCodecConfig(
     latent_channels=16, width=32, encoder_blocks=1, encoder_latent_blocks=1, decoder_latent_blocks=1,
@@ -257,6 +263,7 @@ def _rebuilt(engine, new_component: str, config, tokenizer, model_id: str | None
     for name, module in engine.components().items():
         if name != new_component:
             getattr(rebuilt, name).load_state_dict(module.state_dict(), strict=True)
+    rebuilt.reference_bank = engine.reference_bank  # the latent is kept, so the bank still fits
     return rebuilt
 
 
@@ -330,6 +337,7 @@ class _DitItem:
     onsets_s: tuple[float, ...] | None = None  # None: no picture can be drawn for this item
     look_seed: int = 0  # the rendered picture's appearance (stable per clip)
     category: str = ""  # the clip's labelled sound category ("" = none), for the text category head
+    caption: str = ""  # the bare caption: clips that share it give each other reference sounds
 
 
 @dataclass(frozen=True, eq=False)
@@ -356,12 +364,17 @@ class DiTTask(_Task):
 
     def __init__(self, engine, items: Sequence, val_items: Sequence = (), crop_seconds: float = 10.0,
                  data: DataInfo = DataInfo(), video_probability: float = 0.0, loudness_weight: float = 0.0,
-                 category_weight: float = 0.0) -> None:
+                 category_weight: float = 0.0, reference_probability: float = 0.0) -> None:
         super().__init__(engine, data)
         if not items:
             raise ValueError("DiT training needs at least one cached item")
-        if not 0.0 <= video_probability <= 1.0:
-            raise ValueError(f"video probability must be in [0, 1], got {video_probability}")
+        for name, value in (("video", video_probability), ("reference", reference_probability)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} probability must be in [0, 1], got {value}")
+        if reference_probability > 0 and not engine.config.generator.conditioners.ref_reads_latent:
+            raise UserInputError("reference sounds train from cached latents: the generator must read references "
+                                 "as latents (`with_latent_references`)")
+        self.reference_probability = reference_probability
         self.flow_config = _flow_config(engine, loudness_weight)
         self.category_weight = _category_weight(engine, category_weight)
         self.crop_frames = max(1, math.ceil(crop_seconds * engine.generator.latent_rate))
@@ -371,14 +384,15 @@ class DiTTask(_Task):
         engine.video_encoder.eval().requires_grad_(False)
         self._pictures: dict[_DitItem, tuple[torch.Tensor, torch.Tensor]] = {}  # see `_clip_picture`
         self.items = [self._prepare(item) for item in items]
+        self._partners = _caption_partners(self.items)
         self.val_items = [self._prepare(item) for item in val_items] or self.items[:4]
         self.eval_prefix = _eval_prefix(bool(val_items))
         record_trained_prompts(engine, self.prompts_taught())
 
     def prompts_taught(self) -> set[str]:
-        """The prompt modalities this data trains. No item carries a reference sound: the cache
-        holds latents, not the second excerpt an audio prompt needs, so that path stays untrained."""
-        taught = set()
+        """The prompt modalities this data trains. Reference sounds only with a reference
+        probability (`reference_for`: another clip with the same caption, as cached latents)."""
+        taught = {"audio"} if self.reference_probability > 0 else set()
         if any(item.on_screen_ids or item.off_screen_ids for item in self.items):
             taught.add("text")
         if self.video_probability > 0 and any(item.onsets_s is not None for item in self.items):
@@ -400,7 +414,8 @@ class DiTTask(_Task):
         off_ids = tuple(generator.tokenize(compose_caption("", item.caption)))
         onsets = getattr(item, "onsets_s", None)
         return _DitItem(latent.float(), item.curve.float(), on_ids, off_ids, None if onsets is None else tuple(onsets),
-                        zlib.crc32(str(getattr(item, "clip_id", "")).encode("utf-8")), getattr(item, "category", "") or "")
+                        zlib.crc32(str(getattr(item, "clip_id", "")).encode("utf-8")), getattr(item, "category", "") or "",
+                        item.caption)
 
     def item_count(self) -> int:
         return len(self.items)
@@ -409,6 +424,27 @@ class DiTTask(_Task):
         super().to(device)
         self._pictures = {item: (features.to(self.device), motion)
                           for item, (features, motion) in self._pictures.items()}
+
+    def reference_for(self, index: int, generator: torch.Generator) -> torch.Tensor:
+        """A reference latent for training item ``index``: up to REFERENCE_SECONDS of another clip
+        with the same caption (the clip itself when none shares it), at a random level.
+
+        Another clip, not the crop itself, so the generator learns what kind of sound a reference is
+        rather than to copy its events; a clip that is its own reference is played backwards for the
+        same reason. The level is moved by up to REFERENCE_GAIN_DB: the curve, not the reference,
+        says how loud the take is.
+        """
+        partners = self._partners[index]
+        pick = int(torch.randint(0, len(partners), (1,), generator=generator)) if partners else 0
+        source = self.items[partners[pick]] if partners else self.items[index]
+        frames = max(1, math.ceil(REFERENCE_SECONDS * self.engine.generator.latent_rate))
+        room = max(0, source.latent.shape[1] - frames)
+        start = int(torch.randint(0, room + 1, (1,), generator=generator)) if room else 0
+        latent = source.latent[:, start : start + frames]
+        if not partners:
+            latent = latent.flip(-1)
+        gain_db = (float(torch.rand((), generator=generator)) * 2 - 1) * REFERENCE_GAIN_DB
+        return latent + gain_db / self.engine.config.codec.scale_db
 
     def _crop(self, item: _DitItem, start: int, with_video: bool = False):
         from foleystudio.engine.conditions import LUFS_RATE_HZ, ConditionInputs
@@ -482,7 +518,10 @@ class DiTTask(_Task):
             room = max(0, item.latent.shape[1] - self.crop_frames)
             start = int(torch.randint(0, room + 1, (1,), generator=generator)) if room else 0
             with_video = bool(torch.rand((), generator=generator) < self.video_probability)
-            pieces.append(self._crop(item, start, with_video))
+            latent, inputs = self._crop(item, start, with_video)
+            if self.reference_probability > 0 and bool(torch.rand((), generator=generator) < self.reference_probability):
+                inputs = dataclasses.replace(inputs, reference_latent=self.reference_for(index, generator))
+            pieces.append((latent, inputs))
         return self._batch(pieces, [self.items[index] for index in indices])
 
     def loss(self, batch: DitBatch, generator):
@@ -544,6 +583,15 @@ class DiTTask(_Task):
                 naming_accuracy(self.engine.generator.conditioners, ids, names)}
 
 
+def _caption_partners(items: Sequence[_DitItem]) -> list[list[int]]:
+    """For each item, the indices of the other items with the same (non-empty) caption."""
+    groups: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        if item.caption:
+            groups.setdefault(item.caption, []).append(index)
+    return [[other for other in groups.get(item.caption, ()) if other != index] for index, item in enumerate(items)]
+
+
 def _flow_config(engine, loudness_weight: float):
     """The objective for this generator, with the loudness-consistency term at ``loudness_weight``."""
     from foleystudio.engine.flow import flow_config_for
@@ -590,6 +638,32 @@ def with_text_category_head(engine, categories: Sequence[str]):
     if new or result.unexpected_keys:
         raise RuntimeError(f"adding the text category head changed other weights: {new + result.unexpected_keys}")
     return grown
+
+
+def with_latent_references(engine):
+    """``engine`` whose generator reads reference sounds as the codec's latent (``ref_reads_latent``)
+    and has the reference-shape routes (zero at first), every other weight kept: what training
+    references from cached latents needs. Only an analytic codec
+    whose bands are the reference encoder's qualifies; an engine that already reads latents is
+    returned as it is."""
+    from foleystudio.engine.codec.analytic import AnalyticCodecConfig
+
+    config = engine.config.generator
+    if config.conditioners.ref_reads_latent:
+        return engine
+    codec = engine.config.codec
+    if not isinstance(codec, AnalyticCodecConfig) or codec.n_mels != config.conditioners.ref_n_mels:
+        raise UserInputError("reference sounds train from cached latents only with an analytic codec whose mel bands "
+                             "are the reference encoder's")
+    conditioners = dataclasses.replace(config.conditioners, ref_reads_latent=True)
+    rebuilt = with_new_generator(engine, dataclasses.replace(config, conditioners=conditioners), engine.tokenizer,
+                                 model_id=engine.model_id)
+    # Every weight is kept; the reference-shape routes are new and start at zero (no output changes).
+    result = rebuilt.generator.load_state_dict(engine.generator.state_dict(), strict=False)
+    new = [key for key in result.missing_keys if not key.startswith("conditioners.reference_shape.")]
+    if new or result.unexpected_keys:
+        raise RuntimeError(f"reading references as latents changed other weights: {new + result.unexpected_keys}")
+    return rebuilt
 
 
 def with_new_generator(engine, generator_config, tokenizer, model_id: str | None = None):

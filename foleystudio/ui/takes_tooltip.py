@@ -21,6 +21,7 @@ _TOOLTIP_FIELDS = (
     ("heard_as", "Prompt heard as"),
     ("negative_prompt", "Negative prompt"),
     ("reference_audio", "Reference sound"),
+    ("bank_reference", "Reference from the model's bank"),
     ("follow_video", "Follows video"),
     ("video_guidance", "Video guidance"),
     ("text_guidance", "Text guidance"),

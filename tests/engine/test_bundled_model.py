@@ -103,3 +103,29 @@ def test_the_bundled_model_hears_plain_prompts_as_their_category(tmp_path, capsy
     out = tmp_path / "take.wav"
     assert main(["generate", "--prompt", "a big explosion", "--duration", "1", "--steps", "2", "--out", str(out)]) == 0
     assert "prompt heard as explosions (" in capsys.readouterr().out
+
+
+def test_the_bundled_model_takes_a_reference_sound_and_it_changes_the_take(tmp_path):
+    from tests.media import make_audio
+
+    engine = load_engine(FOLDER, "cpu")
+    assert "audio" in engine.generator.config.trained_prompts
+    assert engine.config.generator.conditioners.ref_reads_latent
+    reference = make_audio(tmp_path / "ref.wav", seconds=1.0, rate=44100)
+    request = GenerationRequest(duration_s=1.0, on_screen_prompt="door slam", steps=3)
+    plain = run_to_end(generate(engine, request))[0]
+    referenced = run_to_end(generate(engine, dataclasses.replace(request, reference_audio=reference)))[0]
+    assert referenced.parameters()["reference_audio"] == str(reference)
+    assert not np.allclose(plain.audio, referenced.audio, atol=1e-3)
+
+
+def test_the_bundled_models_prompts_retrieve_fitting_sounds_from_its_bank():
+    from foleystudio.engine.pipeline import retrieved_reference
+
+    engine = load_engine(FOLDER, "cpu")
+    bank = engine.reference_bank
+    assert bank is not None and bank.channels == engine.generator.config.latent_channels
+    found = retrieved_reference(engine, GenerationRequest(duration_s=2.0, on_screen_prompt="footsteps on a wooden floor"))
+    assert (found.caption, found.how) == ("footsteps on wood", "words")
+    found = retrieved_reference(engine, GenerationRequest(duration_s=2.0, off_screen_prompt="A LARGE explosion!"))
+    assert bank.categories[found.index] == "explosions"

@@ -297,7 +297,7 @@ def test_installed_model_entries_carry_the_prompts_their_dit_was_trained_with():
     from pathlib import Path
 
     bundled = registry.inspect_model(Path(__file__).resolve().parents[2] / "models" / "foley-small")
-    assert bundled.valid and bundled.trained_prompts == ("video", "text")
+    assert bundled.valid and bundled.trained_prompts == ("video", "text", "audio")
 
 
 def test_the_picker_says_how_many_steps_the_chosen_model_recommends(panel, monkeypatch, tmp_path):

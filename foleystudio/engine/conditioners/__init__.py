@@ -29,6 +29,7 @@ from torch import nn
 from foleystudio.engine.conditioners.layers import pad_stack
 from foleystudio.engine.conditioners.lufs import LufsEncoder
 from foleystudio.engine.conditioners.reference_audio import ReferenceAudioEncoder
+from foleystudio.engine.conditioners.reference_shape import ReferenceShape
 from foleystudio.engine.conditioners.task import TaskEmbedding, task_id
 from foleystudio.engine.conditioners.text import TextEncoder, TransformersTextEncoder
 from foleystudio.engine.conditioners.text_category import TextCategoryHead
@@ -76,11 +77,16 @@ class ConditionerConfig:
     # The sound categories the text is classified into (`text_category.TextCategoryHead`); empty: no
     # such head (presets, and model folders written before it existed).
     text_categories: tuple[str, ...] = field(default=(), metadata={READ_DEFAULT_IF_ABSENT: True})
+    # The reference sound is read as the codec's latent (`ConditionInputs.reference_latent`), not as
+    # a waveform: for an analytic codec whose latent is a stereo log-mel of ``ref_n_mels`` bands.
+    ref_reads_latent: bool = field(default=False, metadata={READ_DEFAULT_IF_ABSENT: True})
 
     def __post_init__(self) -> None:
         self._check_categories()
+        if not isinstance(self.ref_reads_latent, bool):
+            raise ValueError(f"ConditionerConfig.ref_reads_latent must be true or false, got {self.ref_reads_latent!r}")
         for name, value in asdict(self).items():
-            if name == "text_categories":
+            if name in ("text_categories", "ref_reads_latent"):
                 continue
             if name == "text_encoder":
                 if not isinstance(value, str) or not value:
@@ -189,6 +195,11 @@ class Conditioners(nn.Module):
             if latent_channels is None:
                 raise ValueError("a text category head needs the generator's latent channel count")
             self.text_category = TextCategoryHead(width, config.text_categories, latent_channels)
+        self.reference_shape = None
+        if config.ref_reads_latent:
+            if latent_channels is None:
+                raise ValueError("a latent-reading reference encoder needs the generator's latent channel count")
+            self.reference_shape = ReferenceShape(2 * config.ref_n_mels, width, latent_channels)
         self.segment_types = nn.Parameter(torch.randn(len(_SEGMENTS), width) * width**-0.5)
         self.absent_lufs_frame = nn.Parameter(torch.zeros(width))
         self.absent_video_frame = nn.Parameter(torch.zeros(width))
@@ -207,11 +218,14 @@ class Conditioners(nn.Module):
         tasks = torch.tensor([row.task for row in rows], device=device)
         text = self._text(rows)
         pooled, output_bias = self._pooled_text(text)
-        globals_ = self.timing(start, total) + self.task(tasks) + pooled
+        reference_global, reference_offset = self._reference_shape(rows, latent_rate)
+        if reference_offset is not None:
+            output_bias = reference_offset if output_bias is None else output_bias + reference_offset
+        globals_ = self.timing(start, total) + self.task(tasks) + pooled + reference_global
         segments = [(self.global_token(globals_)[:, None], torch.ones(len(rows), 1, dtype=torch.bool, device=device))]
         lufs_tokens, lufs_frames = self._lufs(rows, latent_frames, latent_rate)
         video_tokens, video_frames = self._video(rows, latent_frames, latent_rate)
-        segments += [lufs_tokens, text, self._audio(rows), video_tokens]
+        segments += [lufs_tokens, text, self._audio(rows, latent_rate), video_tokens]
         tokens, masks = [], []
         for kind, segment in zip(_SEGMENTS, segments, strict=True):
             if segment is None:
@@ -262,11 +276,37 @@ class Conditioners(nn.Module):
         index = [unique.index(ids) if ids else None for ids in sequences]
         return _scatter(index, encoded, mask)
 
-    def _audio(self, rows):
+    def _reference_tokens(self, unique, latent_rate: float) -> torch.Tensor:
+        if not self.config.ref_reads_latent:
+            if any(item.reference_audio is None for item in unique):
+                raise UserInputError("this model reads a reference sound as a waveform; a reference latent was given")
+            return self.reference_audio([item.reference_audio for item in unique])
+        if any(item.reference_latent is None for item in unique):
+            raise UserInputError("this model reads a reference sound as the codec's latent: encode it first "
+                                 "(the pipeline does)")
+        return self.reference_audio.encode_latents([item.reference_latent for item in unique], latent_rate)
+
+    def _reference_shape(self, rows, latent_rate: float) -> tuple[torch.Tensor | float, torch.Tensor | None]:
+        """The `ReferenceShape` routes of each row ([N, D] global, [N, C] offset), zero for rows
+        without a reference; (0, None) for a model without them."""
+        if self.reference_shape is None:
+            return 0.0, None
+        index, unique = _unique_inputs(rows, lambda row: "audio" in row.modalities)
+        if not unique or any(item.reference_latent is None for item in unique):
+            return 0.0, None  # none, or `_reference_tokens` says what is wrong
+        encoder = self.reference_audio
+        features = torch.stack([ReferenceShape.features(encoder.latent_log_mel(item.reference_latent, latent_rate))
+                                for item in unique]).to(self.segment_types.dtype)
+        global_, offset = self.reference_shape(features)
+        rows_of = torch.tensor([0 if position is None else position for position in index], device=features.device)
+        present = torch.tensor([position is not None for position in index], device=features.device)[:, None]
+        return global_[rows_of] * present, offset[rows_of] * present
+
+    def _audio(self, rows, latent_rate: float):
         index, unique = _unique_inputs(rows, lambda row: "audio" in row.modalities)
         if not unique:
             return None
-        encoded = self.reference_audio([item.reference_audio for item in unique])
+        encoded = self._reference_tokens(unique, latent_rate)
         mask = torch.ones(encoded.shape[:2], dtype=torch.bool, device=encoded.device)
         return _scatter(index, encoded, mask)
 

@@ -5,6 +5,12 @@ character survives) goes through a strided 1-D convolution stack over time; K le
 attend over the frames (a Perceiver-style pooling), so any clip length gives the same K tokens. A
 reference longer than ``max_seconds`` is cut to its first ``max_seconds``.
 
+A model whose config says ``ref_reads_latent`` reads the reference as the codec's latent instead
+(`encode_latents`): the analytic codec's latent is already a stereo log-mel with ``latent_stack``
+STFT frames stacked per latent frame, so it is unstacked into the same [2 * n_mels, frames] input.
+Training can then give references straight from the cached latents (no waveform is cached), and
+the pipeline encodes a user's reference sound with the codec first, so both see the same thing.
+
 The mel filterbank and window are computed per call from the config (they are not weights).
 Spectra are computed in float32 whatever the module's dtype (half precision STFTs lose the quiet
 bins and are not supported everywhere).
@@ -79,12 +85,31 @@ class ReferenceAudioEncoder(nn.Module):
         """Waveforms [channels, n] (any lengths) -> tokens [N, K, out_width]."""
         # One clip at a time: padding a batch would leak into the convolutions at the clip's end,
         # and a request encodes its reference once, so there is nothing to gain from batching.
-        return torch.stack([self._encode_one(wave) for wave in waves])
+        return torch.stack([self._encode_log_mel(self.log_mel(wave), self.frame_rate) for wave in waves])
 
-    def _encode_one(self, wave: torch.Tensor) -> torch.Tensor:
+    def encode_latents(self, latents: Sequence[torch.Tensor], latent_rate: float) -> torch.Tensor:
+        """Codec latents [2 * stack * n_mels, frames] (any lengths) -> tokens [N, K, out_width]."""
+        stack = latents[0].shape[0] // (2 * self.n_mels) if latents else 1
+        # After the two stride-2 convolutions: stack STFT frames per latent frame, a quarter of them.
+        rate = latent_rate * stack / 4
+        return torch.stack([self._encode_log_mel(self.latent_log_mel(latent, latent_rate), rate) for latent in latents])
+
+    def latent_log_mel(self, latent: torch.Tensor, latent_rate: float) -> torch.Tensor:
+        """An analytic-codec latent [2 * stack * n_mels, F] -> [2 * n_mels, stack * F] (the
+        latent's channel-major, then STFT frame, then band order unstacked), cut to ``max_seconds``."""
+        channels = latent.shape[0]
+        stack = channels // (2 * self.n_mels)
+        if latent.ndim != 2 or stack < 1 or channels != 2 * stack * self.n_mels:
+            raise ValueError(f"a reference latent must be [{2 * self.n_mels} x stack, frames], got {tuple(latent.shape)}")
+        latent = latent[:, : max(1, int(self.max_seconds * latent_rate))].to(self.q.weight.device, torch.float32)
+        frames = latent.shape[1]
+        return latent.reshape(2, stack, self.n_mels, frames).permute(0, 2, 3, 1).reshape(2 * self.n_mels, frames * stack)
+
+    def _encode_log_mel(self, log_mel: torch.Tensor, frame_rate: float) -> torch.Tensor:
+        """[2 * n_mels, frames] -> K tokens; ``frame_rate``: the rate of the frames after the convolutions."""
         dtype = self.q.weight.dtype
-        frames = self.convs(self.log_mel(wave).to(dtype)[None])[0].transpose(0, 1)  # [F, width]
-        times = (torch.arange(frames.shape[0], device=frames.device, dtype=torch.float32) + 0.5) / self.frame_rate
+        frames = self.convs(log_mel.to(dtype)[None])[0].transpose(0, 1)  # [F, width]
+        times = (torch.arange(frames.shape[0], device=frames.device, dtype=torch.float32) + 0.5) / frame_rate
         keys = self.key_norm(frames) + seconds_embedding(times, frames.shape[-1]).to(dtype)
         width = frames.shape[-1]
         head = width // self.heads

@@ -1,0 +1,170 @@
+"""A model's reference bank: short latents of its training sounds, one per training caption, that a
+text prompt retrieves as the take's reference sound.
+
+Why: a generator trained on captions from file names learns little from the words themselves (the
+curve and the picture explain most of a clip, MODEL_CARD.md of foley-small), but a reference sound
+tells it what the sound is, and it learns to use one quickly. So a model that was trained with
+references and ships a bank turns a prompt into a reference: the bank caption that shares the most
+(rare) words with the prompt, or, when no word is shared, one of the captions of the sound category
+the model's text head reads the prompt as. Ties are broken by the request's seed, so other seeds
+hear other exemplars. A reference sound the user gives always wins over the bank.
+
+Stored as ``reference_bank.safetensors`` in the model folder: the latents quantised to uint8
+(``STEP`` latent units, 0.75 dB for the analytic codec's 30 dB unit, from ``LOWEST``), frame
+offsets, and the captions and categories as JSON metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load, save
+
+from foleystudio.errors import UserInputError
+
+logger = logging.getLogger(__name__)
+
+BANK_FILE = "reference_bank.safetensors"
+FORMAT = "foleystudio-reference-bank-1"
+LOWEST = -5.0 / 3.0  # the analytic codec's floor: -100 dB in its (dB + 50) / 30 units
+STEP = 1.0 / 40.0
+COMMON = 0.1
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+# Words that never say what a sound is; with them, "footsteps on a wooden floor" matched "a hit on
+# a wooden shield" before "footsteps on wood".
+_STOP_WORDS = frozenset("a an the on in of with at to from by and or for into onto through over under "
+                        "off screen some its it is are".split())
+_SUFFIXES = ("ing", "ed", "en", "es", "s")
+
+
+def caption_words(text: str) -> list[str]:
+    """The telling words of a caption or prompt: lower case, stop words dropped, a plural or verb
+    ending cut (so "wooden" meets "wood", "closing" meets "closed")."""
+    return [_stem(word) for word in _WORD.findall(text.lower()) if word not in _STOP_WORDS]
+
+
+def _stem(word: str) -> str:
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)]
+    return word
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    index: int
+    caption: str
+    how: str  # "words" (shared words) or "category" (the text head's category)
+
+
+class ReferenceBank:
+    """Latents [C, frames] with a caption and a category each."""
+
+    def __init__(self, latents: Sequence[torch.Tensor], captions: Sequence[str], categories: Sequence[str]) -> None:
+        if not latents or not len(latents) == len(captions) == len(categories):
+            raise ValueError("a reference bank needs one caption and one category per latent, and at least one latent")
+        channels = {latent.shape[0] for latent in latents}
+        if len(channels) != 1 or any(latent.ndim != 2 or latent.shape[1] < 1 for latent in latents):
+            raise ValueError("reference bank latents must all be [channels, frames] with the same channels")
+        self.latents = [_quantised(latent) for latent in latents]
+        self.captions = tuple(captions)
+        self.categories = tuple(categories)
+        self._words = [Counter(caption_words(caption)) for caption in self.captions]
+        documents = Counter(word for words in self._words for word in words)
+        # Words in more than COMMON of the captions ("a", "the", "of") say nothing about the sound
+        # (a word in two captions is never common: a tiny bank would have no words left).
+        total = len(self._words)
+        self._idf = {word: math.log((1 + total) / (1 + count)) if count <= max(COMMON * total, 2) else 0.0
+                     for word, count in documents.items()}
+        self._norms = [self._norm(words) for words in self._words]
+
+    def __len__(self) -> int:
+        return len(self.latents)
+
+    @property
+    def channels(self) -> int:
+        return self.latents[0].shape[0]
+
+    def latent(self, index: int) -> torch.Tensor:
+        """Entry ``index``'s latent [C, frames], float32."""
+        return self.latents[index].float() * STEP + LOWEST
+
+    def retrieve(self, prompt: str, category: str | None, seed: int) -> Retrieval | None:
+        """The entry for ``prompt``: the best TF-IDF cosine over words; with no shared word, an entry
+        of ``category``; None when neither finds one. ``seed`` picks among equals."""
+        scores = self._scores(Counter(caption_words(prompt)))
+        best = max(scores, default=0.0)
+        if best > 0.0:
+            tied = [index for index, score in enumerate(scores) if score >= best - 1e-9]
+            return self._pick(tied, seed, "words")
+        tied = [index for index, name in enumerate(self.categories) if category and name == category]
+        return self._pick(tied, seed, "category") if tied else None
+
+    def _pick(self, indices: list[int], seed: int, how: str) -> Retrieval:
+        index = indices[seed % len(indices)]
+        return Retrieval(index, self.captions[index], how)
+
+    def _norm(self, words: Counter) -> float:
+        return math.sqrt(sum((count * self._idf.get(word, 0.0)) ** 2 for word, count in words.items()))
+
+    def _scores(self, prompt: Counter) -> list[float]:
+        norm = self._norm(prompt)
+        if norm == 0.0:
+            return [0.0] * len(self)
+        weights = {word: count * self._idf.get(word, 0.0) ** 2 for word, count in prompt.items()}
+        return [sum(weights.get(word, 0.0) * count for word, count in words.items()) / (norm * entry_norm or 1.0)
+                for words, entry_norm in zip(self._words, self._norms, strict=True)]
+
+    # ---- file ----------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        lengths = torch.tensor([latent.shape[1] for latent in self.latents], dtype=torch.int64)
+        tensors = {"codes": torch.cat([latent.transpose(0, 1) for latent in self.latents]).contiguous(),
+                   "lengths": lengths}
+        metadata = {"format": FORMAT, "captions": json.dumps(self.captions), "categories": json.dumps(self.categories)}
+        return save(tensors, metadata=metadata)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ReferenceBank:
+        """Load ``path``; a file that is not a reference bank is a `UserInputError`."""
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+            tensors = load(data)
+            metadata = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")]).get("__metadata__", {})
+            if metadata.get("format") != FORMAT:
+                raise ValueError(f"format {metadata.get('format')!r}")
+            captions, categories = json.loads(metadata["captions"]), json.loads(metadata["categories"])
+            codes, lengths = tensors["codes"], tensors["lengths"].tolist()
+            if codes.dtype != torch.uint8 or sum(lengths) != codes.shape[0]:
+                raise ValueError("codes do not match their lengths")
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as error:
+            raise UserInputError(f"{path}: not a readable reference bank ({error})") from None
+        latents = [piece.transpose(0, 1).contiguous() for piece in torch.split(codes, lengths)]
+        return cls(latents, captions, categories)
+
+
+def _quantised(latent: torch.Tensor) -> torch.Tensor:
+    if latent.dtype == torch.uint8:
+        return latent
+    return ((latent.float() - LOWEST) / STEP).round().clamp(0, 255).to(torch.uint8)
+
+
+def load_bank(folder: str | Path) -> ReferenceBank | None:
+    """The model folder's bank, or None when it has none."""
+    path = Path(folder) / BANK_FILE
+    if not path.is_file():
+        return None
+    bank = ReferenceBank.from_file(path)
+    logger.info("reference bank of %d sounds from %s", len(bank), path)
+    return bank

@@ -1,0 +1,132 @@
+"""The reference bank: storage, retrieval by words and by category, and the pipeline's use of it."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from foleystudio.engine.builder import build_engine, load_engine, save_engine
+from foleystudio.engine.conditioners import TINY_CONDITIONERS
+from foleystudio.engine.config import TINY
+from foleystudio.engine.pipeline import condition_inputs, retrieved_reference
+from foleystudio.engine.reference_bank import BANK_FILE, STEP, ReferenceBank, load_bank
+from foleystudio.engine.request import GenerationRequest
+from foleystudio.errors import UserInputError
+from tests.media import make_audio
+
+CAPTIONS = ["a wooden door creak", "a wooden door slam", "footsteps on gravel", "a dog barking", "heavy rain"]
+CATEGORIES = ["doors/mechanisms", "doors/mechanisms", "footsteps", "animals", "water/rain"]
+
+
+def bank(channels: int = 64) -> ReferenceBank:
+    generator = torch.Generator().manual_seed(0)
+    latents = [torch.rand(channels, 5 + index, generator=generator) * 2 - 0.5 for index in range(len(CAPTIONS))]
+    return ReferenceBank(latents, CAPTIONS, CATEGORIES)
+
+
+def test_a_bank_round_trips_through_its_file_within_its_quantisation(tmp_path):
+    original = bank()
+    (tmp_path / BANK_FILE).write_bytes(original.to_bytes())
+    loaded = load_bank(tmp_path)
+    assert loaded.captions == tuple(CAPTIONS) and loaded.categories == tuple(CATEGORIES)
+    generator = torch.Generator().manual_seed(0)
+    for index in range(len(CAPTIONS)):
+        source = torch.rand(64, 5 + index, generator=generator) * 2 - 0.5
+        assert (loaded.latent(index) - source).abs().max() <= STEP / 2 + 1e-6
+    assert load_bank(tmp_path / "elsewhere") is None
+
+
+def test_a_file_that_is_not_a_bank_is_a_clear_error(tmp_path):
+    (tmp_path / BANK_FILE).write_bytes(b"not safetensors")
+    with pytest.raises(UserInputError, match="not a readable reference bank"):
+        load_bank(tmp_path)
+
+
+def test_the_rarest_shared_words_win_and_the_seed_picks_among_equals():
+    entries = bank()
+    assert entries.retrieve("footsteps in the snow", None, seed=0).caption == "footsteps on gravel"
+    assert entries.retrieve("Slam the DOOR!", None, seed=0).caption == "a wooden door slam"
+    # "wooden door" is in two captions equally: the seed chooses, and both are reachable.
+    picked = {entries.retrieve("wooden door", None, seed=seed).caption for seed in range(4)}
+    assert picked == {"a wooden door creak", "a wooden door slam"}
+    assert entries.retrieve("footsteps in the snow", None, seed=0).how == "words"
+
+
+def test_stop_words_never_match_and_word_endings_are_cut():
+    from foleystudio.engine.reference_bank import caption_words
+
+    assert caption_words("Footsteps on a wooden floor, closing boxes") == ["footstep", "wood", "floor", "clos", "box"]
+    entries = ReferenceBank([torch.zeros(64, 3)] * 3, ["a hit on a wooden shield", "footsteps on wood", "glass"],
+                            ["impacts/hits", "footsteps", "impacts/hits"])
+    assert entries.retrieve("footsteps on a wooden floor", None, seed=0).caption == "footsteps on wood"
+    assert entries.retrieve("on the of a", "impacts/hits", seed=0).how == "category"
+
+
+def test_with_no_shared_word_the_text_heads_category_decides_and_else_nothing():
+    entries = bank()
+    found = entries.retrieve("a howling wolf", "animals", seed=3)
+    assert (found.caption, found.how) == ("a dog barking", "category")
+    assert entries.retrieve("a howling wolf", None, seed=0) is None
+    assert entries.retrieve("a howling wolf", "vehicles/engines", seed=0) is None
+
+
+def test_a_bank_needs_matching_entries():
+    with pytest.raises(ValueError, match="one caption"):
+        ReferenceBank([torch.zeros(64, 3)], ["a", "b"], ["x"])
+    with pytest.raises(ValueError, match="same channels"):
+        ReferenceBank([torch.zeros(64, 3), torch.zeros(32, 3)], ["a", "b"], ["x", "y"])
+
+
+def _bank_engine(trained=("text", "audio")):
+    generator = dataclasses.replace(TINY.generator, conditioners=dataclasses.replace(TINY_CONDITIONERS,
+                                                                                       ref_reads_latent=True))
+    engine = build_engine(dataclasses.replace(TINY, generator=generator.with_trained_prompts(trained)))
+    engine.reference_bank = bank(engine.codec.latent_channels)
+    return engine
+
+
+def test_a_text_prompt_takes_the_banks_sound_as_its_reference():
+    engine = _bank_engine()
+    request = GenerationRequest(duration_s=1.0, off_screen_prompt="gravel footsteps", seed=2)
+    inputs = condition_inputs(engine, request)
+    torch.testing.assert_close(inputs.reference_latent, engine.reference_bank.latent(2))
+    assert inputs.present == frozenset({"text", "audio"})
+
+
+def test_the_bank_stays_out_when_the_user_gives_a_reference_or_the_model_was_not_taught_one(tmp_path):
+    engine = _bank_engine()
+    own = make_audio(tmp_path / "ref.wav", seconds=1.0, rate=44100)
+    with_own = GenerationRequest(duration_s=1.0, on_screen_prompt="footsteps", reference_audio=own)
+    assert retrieved_reference(engine, with_own) is None
+    inputs = condition_inputs(engine, with_own)
+    expected = engine.codec.encode(torch.from_numpy(_read(own))[None])[0]
+    torch.testing.assert_close(inputs.reference_latent, expected)
+    assert retrieved_reference(engine, GenerationRequest(duration_s=1.0)) is None  # no text
+    untaught = _bank_engine(trained=("text",))
+    assert retrieved_reference(untaught, GenerationRequest(duration_s=1.0, on_screen_prompt="footsteps")) is None
+
+
+def _read(path):
+    from foleystudio.audio.io import read_audio
+
+    audio, _ = read_audio(path, sample_rate=44100, channels=2, duration_s=None)
+    return audio
+
+
+def test_a_saved_model_keeps_its_bank(tmp_path):
+    engine = _bank_engine()
+    folder = save_engine(engine, tmp_path / "model", "card")
+    loaded = load_engine(folder, "cpu")
+    assert loaded.reference_bank.captions == tuple(CAPTIONS)
+    assert load_engine(save_engine(build_engine(TINY), tmp_path / "plain", "card"), "cpu").reference_bank is None
+
+
+def test_a_take_says_which_bank_sound_it_was_made_with():
+    from foleystudio.engine.pipeline import generate, run_to_end
+
+    engine = _bank_engine()
+    take = run_to_end(generate(engine, GenerationRequest(duration_s=0.5, on_screen_prompt="rain, heavy", steps=2)))[0]
+    assert take.bank_reference == "heavy rain" and take.parameters()["bank_reference"] == "heavy rain"
+    plain = run_to_end(generate(build_engine(TINY), GenerationRequest(duration_s=0.5, on_screen_prompt="rain",
+                                                                      steps=2)))[0]
+    assert plain.bank_reference is None and plain.parameters()["bank_reference"] is None
