@@ -144,7 +144,7 @@ def retrieved_reference(engine: Engine, request: GenerationRequest):
         return None
     prompt = " ".join((request.on_screen_prompt, request.off_screen_prompt))
     heard = engine.generator.text_category(engine.generator.tokenize(request.caption))
-    return bank.retrieve(prompt, heard[0] if heard else None, request.seed)
+    return bank.retrieve(prompt, heard[0] if heard else None)
 
 
 def _retrieved_reference(engine: Engine, request: GenerationRequest) -> dict:

@@ -6,8 +6,9 @@ curve and the picture explain most of a clip, MODEL_CARD.md of foley-small), but
 tells it what the sound is, and it learns to use one quickly. So a model that was trained with
 references and ships a bank turns a prompt into a reference: the bank caption that shares the most
 (rare) words with the prompt, or, when no word is shared, one of the captions of the sound category
-the model's text head reads the prompt as. Ties are broken by the request's seed, so other seeds
-hear other exemplars. A reference sound the user gives always wins over the bank.
+the model's text head reads the prompt as. Ties go to the first entry in bank order, never to the
+seed: variation i of a request is seed + i, and remaking it alone from that seed must fetch the same
+sound. A reference sound the user gives always wins over the bank.
 
 Stored as ``reference_bank.safetensors`` in the model folder: the latents quantised to uint8
 (``STEP`` latent units, 0.75 dB for the analytic codec's 30 dB unit, from ``LOWEST``), frame
@@ -100,20 +101,16 @@ class ReferenceBank:
         """Entry ``index``'s latent [C, frames], float32."""
         return self.latents[index].float() * STEP + LOWEST
 
-    def retrieve(self, prompt: str, category: str | None, seed: int) -> Retrieval | None:
-        """The entry for ``prompt``: the best TF-IDF cosine over words; with no shared word, an entry
-        of ``category``; None when neither finds one. ``seed`` picks among equals."""
+    def retrieve(self, prompt: str, category: str | None) -> Retrieval | None:
+        """The entry for ``prompt``: the best TF-IDF cosine over words; with no shared word, the first
+        entry of ``category``; None when neither finds one. Equals go to the first in bank order."""
         scores = self._scores(Counter(caption_words(prompt)))
         best = max(scores, default=0.0)
         if best > 0.0:
-            tied = [index for index, score in enumerate(scores) if score >= best - 1e-9]
-            return self._pick(tied, seed, "words")
-        tied = [index for index, name in enumerate(self.categories) if category and name == category]
-        return self._pick(tied, seed, "category") if tied else None
-
-    def _pick(self, indices: list[int], seed: int, how: str) -> Retrieval:
-        index = indices[seed % len(indices)]
-        return Retrieval(index, self.captions[index], how)
+            index = next(index for index, score in enumerate(scores) if score >= best - 1e-9)
+            return Retrieval(index, self.captions[index], "words")
+        index = next((index for index, name in enumerate(self.categories) if category and name == category), None)
+        return None if index is None else Retrieval(index, self.captions[index], "category")
 
     def _norm(self, words: Counter) -> float:
         return math.sqrt(sum((count * self._idf.get(word, 0.0)) ** 2 for word, count in words.items()))
