@@ -37,6 +37,7 @@ from foleystudio.engine.long_takes import (
 )
 from foleystudio.engine.loudness_anchor import loudness_anchor
 from foleystudio.engine.model import prompt_trained
+from foleystudio.engine.reference_bank import Retrieval
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import NoiseStream, SamplerConfig, Step, sample
 from foleystudio.engine.video_features import iter_video_windows
@@ -70,7 +71,7 @@ class GeneratedTake:
     # there was no text or the model has no head. Shown with the take, so a designer can see when a
     # prompt's words were not understood.
     heard_as: tuple[str, float] | None = None
-    # The caption of the bank sound the prompt retrieved as its reference (`retrieved_reference`);
+    # The caption of the bank sound the prompt retrieved as its reference (`read_prompt`);
     # None when no bank sound was used. Shown with the take: it is part of what made it.
     bank_reference: str | None = None
 
@@ -131,24 +132,47 @@ def _reference_conditions(engine: Engine, wave: torch.Tensor | None) -> dict:
     return {"reference_latent": latent.float().cpu()}
 
 
-def retrieved_reference(engine: Engine, request: GenerationRequest):
-    """The bank entry (`reference_bank.Retrieval`) a text-only request takes as its reference sound,
-    or None: the model has no bank or was not trained with references, the request gives its own
-    reference sound, or has no text, or the text matches nothing."""
+@dataclass(frozen=True)
+class PromptReading:
+    """What the model makes of a request's words, read once per request (not once per variation):
+    the category its text head hears, and the bank sound retrieved as the reference."""
+
+    heard_as: tuple[str, float] | None = None  # (category, probability); None without text or head
+    retrieval: Retrieval | None = None  # the bank entry used as the reference sound, if any
+
+    @property
+    def bank_caption(self) -> str | None:
+        return None if self.retrieval is None else self.retrieval.caption
+
+
+def read_prompt(engine: Engine, request: GenerationRequest) -> PromptReading:
+    """The request's `PromptReading`: one pass of the text head and at most one bank retrieval."""
+    if not request.text_present:
+        return PromptReading()
+    heard = engine.generator.text_category(engine.generator.tokenize(request.caption))
+    return PromptReading(heard_as=heard, retrieval=_retrieval(engine, request, heard))
+
+
+def _retrieval(engine: Engine, request: GenerationRequest, heard: tuple[str, float] | None) -> Retrieval | None:
     bank = engine.reference_bank
-    if bank is None or request.audio_present or not request.text_present:
+    if bank is None or request.audio_present:
         return None
     if not prompt_trained(engine.generator.config.trained_prompts, "audio"):
         return None
     if not engine.config.generator.conditioners.ref_reads_latent or bank.channels != engine.generator.config.latent_channels:
         return None
     prompt = " ".join((request.on_screen_prompt, request.off_screen_prompt))
-    heard = engine.generator.text_category(engine.generator.tokenize(request.caption))
     return bank.retrieve(prompt, heard[0] if heard else None)
 
 
-def _retrieved_reference(engine: Engine, request: GenerationRequest) -> dict:
-    found = retrieved_reference(engine, request)
+def retrieved_reference(engine: Engine, request: GenerationRequest) -> Retrieval | None:
+    """The bank entry a text-only request takes as its reference sound, or None: the model has no
+    bank or was not trained with references, the request gives its own reference sound, or has no
+    text, or the text matches nothing."""
+    return read_prompt(engine, request).retrieval
+
+
+def _retrieved_reference(engine: Engine, found: Retrieval | None) -> dict:
     if found is None:
         return {}
     logger.info("reference sound from the model's bank: %r (matched by %s)", found.caption, found.how)
@@ -189,15 +213,19 @@ def check_prompts_trained(engine: Engine, request: GenerationRequest) -> None:
         )
 
 
-def condition_inputs(engine: Engine, request: GenerationRequest) -> ConditionInputs:
-    """The request's conditions in model terms (text ids, reference audio, video features, curve)."""
+def condition_inputs(engine: Engine, request: GenerationRequest,
+                     reading: PromptReading | None = None) -> ConditionInputs:
+    """The request's conditions in model terms (text ids, reference audio, video features, curve).
+    ``reading``: the request's `read_prompt`, when the caller has it already."""
     check_prompts_trained(engine, request)
+    if reading is None:
+        reading = read_prompt(engine, request)
     generator = engine.generator
     return ConditionInputs(
         total_s=request.duration_s,
         text_ids=generator.tokenize(request.caption) if request.text_present else (),
         negative_text_ids=generator.tokenize(request.negative_prompt) if request.negative_prompt else (),
-        **(_reference_conditions(engine, _reference_audio(engine, request)) or _retrieved_reference(engine, request)),
+        **(_reference_conditions(engine, _reference_audio(engine, request)) or _retrieved_reference(engine, reading.retrieval)),
         lufs=target_curve(engine, request),
         **_video_conditions(engine, request),
     )
@@ -240,7 +268,8 @@ def take_plan(engine: Engine, duration_s: float) -> LongTakePlan:
 def generate(engine: Engine, request: GenerationRequest,
              cancel: Callable[[], bool] | None = None) -> Generator[Step, None, list[GeneratedTake]]:
     """Yield a Step per sampling step; return one `GeneratedTake` per variation."""
-    inputs = condition_inputs(engine, request)
+    reading = read_prompt(engine, request)
+    inputs = condition_inputs(engine, request, reading)
     plan = take_plan(engine, request.duration_s)
     config = SamplerConfig(method=request.sampler, steps=request.steps, shift=engine.config.sampler.shift)
     noise = NoiseStream(request.seed, request.variations)
@@ -262,7 +291,8 @@ def generate(engine: Engine, request: GenerationRequest,
         waves = yield from _decoded_stream(engine, pieces)
     samples = int(round(request.duration_s * SAMPLE_RATE))
     curve = target_curve(engine, request)
-    return [_finish(engine, request, waves[index, :, :samples], curve, index) for index in range(request.variations)]
+    return [_finish(engine, request, waves[index, :, :samples], curve, index, reading)
+            for index in range(request.variations)]
 
 
 def _decoded_stream(engine: Engine, pieces: Generator[Step | LatentPiece, None, None]):
@@ -282,29 +312,16 @@ def _decoded_stream(engine: Engine, pieces: Generator[Step | LatentPiece, None, 
 
 
 def _finish(engine: Engine, request: GenerationRequest, wave: np.ndarray, curve: LoudnessCurve,
-            variation: int) -> GeneratedTake:
+            variation: int, reading: PromptReading) -> GeneratedTake:
     """Conform one decoded variation to the curve and measure what came out."""
     wave = np.nan_to_num(np.ascontiguousarray(wave, dtype=np.float32))
     result = conform_to_curve(wave, SAMPLE_RATE, curve, request.adherence)
     return GeneratedTake(
         audio=result.audio, sample_rate=SAMPLE_RATE, measured_curve=loudness_curve(result.audio, SAMPLE_RATE),
         target_curve=curve, conformance=result, request=request, variation=variation,
-        seed=request.seed + variation, model_id=engine.model_id, heard_as=heard_as(engine, request),
-        bank_reference=bank_caption(engine, request),
+        seed=request.seed + variation, model_id=engine.model_id, heard_as=reading.heard_as,
+        bank_reference=reading.bank_caption,
     )
-
-
-def bank_caption(engine: Engine, request: GenerationRequest) -> str | None:
-    """The caption of the bank sound the request takes as its reference, or None (see `GeneratedTake`)."""
-    found = retrieved_reference(engine, request)
-    return None if found is None else found.caption
-
-
-def heard_as(engine: Engine, request: GenerationRequest) -> tuple[str, float] | None:
-    """The category the model's text head reads the request's caption as (see `GeneratedTake`)."""
-    if not request.text_present:
-        return None
-    return engine.generator.text_category(engine.generator.tokenize(request.caption))
 
 
 def run_to_end(steps: Generator[Step, None, list[GeneratedTake]],

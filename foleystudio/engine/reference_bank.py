@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load, save
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
 
 from foleystudio.errors import UserInputError
 
@@ -136,9 +136,9 @@ class ReferenceBank:
         """Load ``path``; a file that is not a reference bank is a `UserInputError`."""
         path = Path(path)
         try:
-            data = path.read_bytes()
-            tensors = load(data)
-            metadata = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")]).get("__metadata__", {})
+            with safe_open(path, framework="pt") as stored:
+                metadata = stored.metadata() or {}
+                tensors = {name: stored.get_tensor(name) for name in stored.keys()}
             if metadata.get("format") != FORMAT:
                 raise ValueError(f"format {metadata.get('format')!r}")
             captions, categories = json.loads(metadata["captions"]), json.loads(metadata["categories"])

@@ -25,9 +25,9 @@ from foleystudio.engine.inpaint import RegionPlan, plan_region, regenerate_regio
 from foleystudio.engine.pipeline import (
     SAMPLE_RATE,
     GeneratedTake,
-    bank_caption,
+    PromptReading,
     condition_inputs,
-    heard_as,
+    read_prompt,
     target_curve,
     velocity_for,
 )
@@ -58,7 +58,8 @@ def regenerate(
     plan = plan_region(audio.shape[1], start_s, end_s, sample_rate=SAMPLE_RATE,
                        hop_length=engine.codec.hop_length, max_frames=_window_frames(engine))
     excerpt_s = (plan.excerpt_start / SAMPLE_RATE, (plan.excerpt_stop - plan.excerpt_start) / SAMPLE_RATE)
-    inputs = condition_inputs(engine, single).window(*excerpt_s)
+    reading = read_prompt(engine, single)
+    inputs = condition_inputs(engine, single, reading).window(*excerpt_s)
     velocity = velocity_for(engine, single, inputs, plan.excerpt_frames)
     config = SamplerConfig(method=single.sampler, steps=single.steps, shift=engine.config.sampler.shift)
     curve = _excerpt_curve(target_curve(engine, request), *excerpt_s)
@@ -74,7 +75,7 @@ def regenerate(
                 audio.shape[1] / SAMPLE_RATE, single.seed)
     wave = yield from regenerate_region(audio, plan, engine.codec, velocity, config, single.seed, cancel,
                                         finish_excerpt=conform)
-    return _take(engine, single, wave, plan, conformed[0])
+    return _take(engine, single, wave, plan, conformed[0], reading)
 
 
 def _window_frames(engine: Engine) -> int:
@@ -106,12 +107,12 @@ def _excerpt_curve(curve: LoudnessCurve, offset_s: float, duration_s: float) -> 
 
 
 def _take(engine: Engine, request: GenerationRequest, wave: np.ndarray, plan: RegionPlan,
-          conformance: ConformanceResult) -> GeneratedTake:
+          conformance: ConformanceResult, reading: PromptReading) -> GeneratedTake:
     wave = np.ascontiguousarray(wave, dtype=np.float32)
     return GeneratedTake(
         audio=wave, sample_rate=SAMPLE_RATE, measured_curve=loudness_curve(wave, SAMPLE_RATE),
         target_curve=target_curve(engine, request), conformance=conformance, request=request, variation=0,
         seed=request.seed, model_id=engine.model_id,
-        region_s=(plan.start / SAMPLE_RATE, plan.stop / SAMPLE_RATE), heard_as=heard_as(engine, request),
-        bank_reference=bank_caption(engine, request),
+        region_s=(plan.start / SAMPLE_RATE, plan.stop / SAMPLE_RATE), heard_as=reading.heard_as,
+        bank_reference=reading.bank_caption,
     )

@@ -142,3 +142,17 @@ def test_with_a_bank_variation_i_is_still_remade_alone_by_seed_plus_i():
                                                           seed=8)))[0]
     assert together[1].bank_reference == alone.bank_reference == "a wooden door creak"
     np.testing.assert_allclose(together[1].audio, alone.audio, atol=1e-5)
+
+
+def test_a_request_reads_its_prompt_once_however_many_variations(monkeypatch):
+    from foleystudio.engine.pipeline import generate, run_to_end
+
+    engine = _bank_engine()
+    reads, retrievals = [], []
+    text_category, retrieve = engine.generator.text_category, engine.reference_bank.retrieve
+    monkeypatch.setattr(engine.generator, "text_category", lambda ids: reads.append(ids) or text_category(ids))
+    monkeypatch.setattr(engine.reference_bank, "retrieve", lambda *a: retrievals.append(a) or retrieve(*a))
+    request = GenerationRequest(duration_s=0.5, on_screen_prompt="rain, heavy", steps=2, variations=3)
+    takes = run_to_end(generate(engine, request))
+    assert len(reads) == 1 and len(retrievals) == 1
+    assert [take.bank_reference for take in takes] == ["heavy rain"] * 3
