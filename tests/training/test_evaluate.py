@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from foleystudio.audio.curve import LoudnessCurve
 from foleystudio.audio.wav import write_wav
@@ -128,6 +129,26 @@ def test_classifier_beats_chance_on_tones_vs_noise():
         classifier_embedding(classifier, [noise(s) for s in range(200, 206)]), embeddings[6:])
 
 
+def test_an_ensemble_votes_by_mean_probability_and_its_first_member_is_the_single_classifier():
+    from foleystudio.training.sound_classifier import fit_category_classifier, labelled_features
+
+    features, labels = labelled_features([(tone(s), "tone") for s in range(6)] + [(noise(s), "noise") for s in range(6)])
+    single = fit_category_classifier(features, labels, epochs=30, seed=3)
+    ensemble = fit_category_classifier(features, labels, members=3, epochs=30, seed=3)
+    assert len(ensemble.networks) == 3
+    held_out = ensemble.features([tone(50), noise(50), tone(51)])
+    # Member k starts from seed + k: member 0 is exactly the single classifier of that seed.
+    np.testing.assert_allclose(ensemble.embed_features(held_out), single.embed_features(held_out))
+    with torch.no_grad():
+        members = [torch.softmax(net(ensemble._inputs(held_out)), 1).numpy() for net in ensemble.networks]
+    np.testing.assert_allclose(ensemble.probabilities(held_out), np.mean(members, axis=0), rtol=1e-6)
+    with torch.no_grad():  # the members do differ
+        hidden = [net.embed(ensemble._inputs(held_out)).numpy() for net in ensemble.networks]
+    assert not np.allclose(hidden[0], hidden[1])
+    with pytest.raises(ValueError, match="at least one member"):
+        fit_category_classifier(features, labels, members=0)
+
+
 def test_classifier_needs_two_categories():
     with pytest.raises(ValueError, match="two categories"):
         train_category_classifier([(tone(0), "tone"), (tone(1), "tone")])
@@ -174,6 +195,10 @@ def test_evaluate_model_smoke_on_a_fake_index(tmp_path):
     assert set(report["per_category"]["curve_mae_raw_lu"]) == {"footsteps", "tone"}
     semantic = report["semantic"]
     assert semantic["classifier_categories"] == ["footsteps", "tone"] and semantic["classifier_train_clips"] == 4
+    assert semantic["classifier_members"] == 8
+    single = semantic["single_classifier"]  # the judge before the ensemble, initialised from the eval seed
+    assert single["seed"] == 0 and set(single["text_following"]) == {"wins", "losses", "ties", "p_value"}
+    assert 0.0 <= single["classifier_accuracy_generated"] <= 1.0 and single["frechet_distance"] >= 0.0
     assert semantic["classifier_accuracy_real"] == 1.0  # the ceiling on this easy pair of categories
     assert report["adherence"] == 1.0 and report["ablations"]
     assert set(report["paired_tests"]["video_following"]) == {"wins", "losses", "ties", "p_value"}
