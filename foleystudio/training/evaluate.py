@@ -339,22 +339,13 @@ def _semantic_metrics(index, rows: list[dict], train_limit: int, seconds: float,
     categories = [row["category"] for row in known]
     scored = {kind: judge.features([row[key] for row in known]) for kind, key in _SCORED_AUDIO.items()
               if all(key in row for row in known)}
-    hits = {kind: [p == c for p, c in zip(judge.predict_features(rows_features), categories)]
-            for kind, rows_features in scored.items()}
+    hits, result_judged = _judged(judge, scored, categories)
     for kind, kind_hits in hits.items():
         for row, hit in zip(known, kind_hits):
             row[f"classifier_correct_{kind}"] = float(hit)
-    result.update(_accuracies(hits))
+    result.update(result_judged)
     result["chance_accuracy"] = 1.0 / len(judge.categories)
-    if len(known) >= 2:
-        result["frechet_distance"] = frechet_distance(judge.embed_features(scored["generated"]),
-                                                      judge.embed_features(scored["real"]))
-    single_hits = {kind: [p == c for p, c in zip(single.predict_features(rows_features), categories)]
-                   for kind, rows_features in scored.items()}
-    result["single_classifier"] = {"seed": seed, **_accuracies(single_hits)}
-    if len(known) >= 2:
-        result["single_classifier"]["frechet_distance"] = frechet_distance(
-            single.embed_features(scored["generated"]), single.embed_features(scored["real"]))
+    result["single_classifier"] = {"seed": seed, **_judged(single, scored, categories)[1]}
     return result
 
 
@@ -362,14 +353,21 @@ def _semantic_metrics(index, rows: list[dict], train_limit: int, seconds: float,
 _SCORED_AUDIO = {"real": "_real", "generated": "_generated", "generated_shuffled": "_generated_shuffled"}
 
 
-def _accuracies(hits: dict[str, list[bool]]) -> dict:
+def _judged(classifier: CategoryClassifier, scored: dict[str, np.ndarray], categories: list[str]):
+    """One classifier's verdicts on the scored audio's features: the per-clip hits by kind, and the
+    accuracies, the text test and the Fréchet distance (its embedding) as report entries."""
+    hits = {kind: [p == c for p, c in zip(classifier.predict_features(features), categories)]
+            for kind, features in scored.items()}
     result = {"classifier_accuracy_real": float(np.mean(hits["real"])),
               "classifier_accuracy_generated": float(np.mean(hits["generated"]))}
     if "generated_shuffled" in hits:
         result["classifier_accuracy_generated_shuffled_captions"] = float(np.mean(hits["generated_shuffled"]))
         # Same clips, same seeds: does the caption, not luck, decide the category? (McNemar's exact test)
         result["text_following"] = paired_sign_test(hits["generated"], hits["generated_shuffled"])
-    return result
+    if len(categories) >= 2:
+        result["frechet_distance"] = frechet_distance(classifier.embed_features(scored["generated"]),
+                                                      classifier.embed_features(scored["real"]))
+    return hits, result
 
 
 def paired_sign_test(with_condition, without_condition) -> dict:
