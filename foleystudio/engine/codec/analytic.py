@@ -291,16 +291,29 @@ class AnalyticCodec(AudioCodec):
 
     def _decode_window(self, latent: torch.Tensor, first_frame: int) -> torch.Tensor:
         magnitude = self._from_latent(latent)
-        phase = self._starting_phase(first_frame * self.config.frames_per_latent, magnitude.shape[-1])
+        phase = self.starting_phase(first_frame * self.config.frames_per_latent, magnitude.shape[-1])
+        return self.retrieve_phase(magnitude, phase)
+
+    def decoded_magnitude(self, latent: torch.Tensor) -> torch.Tensor:
+        """The STFT magnitude [B, 2, bins, STFT frames] the decoder imposes for ``latent``."""
+        return self._from_latent(latent)
+
+    def retrieve_phase(self, magnitude: torch.Tensor, phase: torch.Tensor, iterations: int | None = None,
+                       ) -> torch.Tensor:
+        """The wave [B, 2, frames * stft_hop] this decoder makes of ``magnitude`` [B, 2, bins, frames]
+        from the unit ``phase`` it starts at: Griffin-Lim with this codec's projection, peak bound,
+        loudness finish and iterations (or ``iterations``). ``decode`` starts from the fixed phase
+        table; ``bench/decoder_phase.py`` starts elsewhere to measure what the phase costs."""
         cfg = self.config
+        iterations = cfg.griffin_lim_iterations if iterations is None else iterations
         if cfg.griffin_lim_projection == "bands":
             projection = BandEnvelopes(magnitude, self.filterbank, self.band_widths)
         else:
             projection = BinMagnitudes(magnitude, self.bin_kweighting if cfg.griffin_lim_keep_loudness else None)
-        return griffin_lim(magnitude, phase, self.framing, cfg.griffin_lim_iterations, cfg.griffin_lim_alpha,
+        return griffin_lim(magnitude, phase, self.framing, iterations, cfg.griffin_lim_alpha,
                            projection=projection, peak_clip=cfg.griffin_lim_peak_clip)
 
-    def _starting_phase(self, first_stft_frame: int, count: int) -> torch.Tensor:
+    def starting_phase(self, first_stft_frame: int, count: int) -> torch.Tensor:
         """Unit phases [1, 1, bins, count] for STFT frames first..first + count (absolute indices)."""
         columns = (torch.arange(count, device=self.phase_table.device) + first_stft_frame) % PHASE_PERIOD
         return self.phase_table[:, columns][None, None]
