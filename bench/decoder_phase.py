@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from foleystudio.engine.codec import AnalyticCodec
+from foleystudio.engine.codec.griffinlim import unit_phase
 from foleystudio.engine.codec.metrics import reconstruction_scores
 
 RATE = 44100
@@ -93,7 +94,7 @@ def decodes(codec: AnalyticCodec, audio: np.ndarray) -> tuple[dict[str, torch.Te
     frames = magnitude.shape[-1]
     padded = torch.nn.functional.pad(wave, (0, frames * codec.framing.hop - wave.shape[-1]))
     spectrum = codec.framing.analyse(padded)
-    true_phase = spectrum / spectrum.abs().clamp_min(1e-30)
+    true_phase = unit_phase(spectrum)
     started = time.perf_counter()
     pghi = torch.stack([_unit(pghi_phase(magnitude[0, channel].numpy(), codec.framing.hop, codec.framing.n_fft))
                         for channel in range(magnitude.shape[1])])[None]

@@ -34,7 +34,7 @@ def noisy_spectrum(codec, seed: int) -> torch.Tensor:
 
 def test_band_projection_moves_band_means_to_the_target_and_keeps_phase_and_fine_structure(codec):
     target = noisy_spectrum(codec, 0)
-    magnitude = codec._from_latent(codec._to_latent(band_means(codec, target) * codec._power_scale))
+    magnitude = codec.decoded_magnitude(codec._to_latent(band_means(codec, target) * codec._power_scale))
     projection = BandEnvelopes(magnitude, codec.filterbank, codec.band_widths)
     other = noisy_spectrum(codec, 1) * torch.linspace(2.0, 0.1, 1025)[:, None]  # another tilt, another level
     projected = projection.project(other)
@@ -168,7 +168,7 @@ def test_keeping_loudness_brings_each_frame_back_to_the_latent_and_the_curve_clo
     latent = plain.encode(wave)
     with torch.no_grad():
         plain_wave, kept_wave = plain.decode(latent), kept.decode(latent)
-        wanted = kept._from_latent(latent).square().transpose(-1, -2)
+        wanted = kept.decoded_magnitude(latent).square().transpose(-1, -2)
         window = 34  # 400 ms of 512-sample hops
 
         def frame_error_lu(decoded):

@@ -223,8 +223,8 @@ class AnalyticCodec(AudioCodec):
         # [B, 2, T, stack * mels] -> [B, 2 * stack * mels, T]: channel-major, then STFT frame, then band.
         return stacked.permute(0, 1, 3, 2).reshape(batch, self.latent_channels, -1)
 
-    def _from_latent(self, latent: torch.Tensor) -> torch.Tensor:
-        """STFT magnitude [B, 2, bins, stft frames] that the latent describes."""
+    def decoded_magnitude(self, latent: torch.Tensor) -> torch.Tensor:
+        """The STFT magnitude [B, 2, bins, stft frames] the decoder imposes for ``latent``."""
         cfg = self.config
         batch, _, frames = latent.shape
         stacked = latent.float().reshape(batch, 2, cfg.frames_per_latent * cfg.n_mels, frames).permute(0, 1, 3, 2)
@@ -290,13 +290,9 @@ class AnalyticCodec(AudioCodec):
         return self._decode_window(latent, 0)
 
     def _decode_window(self, latent: torch.Tensor, first_frame: int) -> torch.Tensor:
-        magnitude = self._from_latent(latent)
+        magnitude = self.decoded_magnitude(latent)
         phase = self.starting_phase(first_frame * self.config.frames_per_latent, magnitude.shape[-1])
         return self.retrieve_phase(magnitude, phase)
-
-    def decoded_magnitude(self, latent: torch.Tensor) -> torch.Tensor:
-        """The STFT magnitude [B, 2, bins, STFT frames] the decoder imposes for ``latent``."""
-        return self._from_latent(latent)
 
     def retrieve_phase(self, magnitude: torch.Tensor, phase: torch.Tensor, iterations: int | None = None,
                        ) -> torch.Tensor:
