@@ -11,8 +11,10 @@ loudness-curve error (LU, frames above -60 LUFS). Scores are means over clips; t
 skips clips that never rise above -60 LUFS.
 
 ``--model FOLDER`` adds that model folder's codec and, if it is an analytic codec with a trained
-refiner (``foleystudio.engine.codec.refiner``), the same codec without it (band-envelope Griffin-Lim,
-the untrained decoder foley-small shipped before): the same latent decoded both ways. If the folder's
+phase decoder (``foleystudio.engine.codec.phase_decoder``), the same codec with Griffin-Lim's phase
+instead (its default 16 iterations from the fixed table, the refiner kept: the decoder foley-small
+shipped before); if it has a trained refiner (``foleystudio.engine.codec.refiner``), the codec
+without either (band-envelope Griffin-Lim, the untrained decoder foley-small shipped first). If the folder's
 codec keeps loudness (``griffin_lim_keep_loudness``), the even spread with that finish is scored too,
 so that the finish and the trained shape can be told apart.
 
@@ -136,23 +138,38 @@ def index_set(index_dir: Path, max_files: int | None,
 
 # ---- codecs ----------------------------------------------------------------------------------
 def model_codecs(folder: Path) -> dict[str, AudioCodec]:
-    """A model folder's codec and, if it has a trained refiner, the same codec without it (band
-    envelopes) and, if it keeps loudness, the even spread with that finish."""
+    """A model folder's codec and, if it has a trained phase decoder, the same codec with
+    Griffin-Lim's phase instead (the refiner kept); if it has a trained refiner, the codec without
+    either (band envelopes) and, if it keeps loudness, the even spread with that finish."""
     import dataclasses
 
     from foleystudio.engine.builder import load_engine
 
     engine = load_engine(folder, "cpu")
-    codecs = {f"{engine.config.name}_model": engine.codec.eval()}
+    name = engine.config.name
+    codecs = {f"{name}_model": engine.codec.eval()}
     config = engine.codec.config
+    # Griffin-Lim as the codec ran it before a phase decoder (the config's default iterations).
+    griffin = ({"phase_decoder_width": 0, "griffin_lim_iterations": type(config)().griffin_lim_iterations}
+               if getattr(config, "phase_decoder_width", 0) else {})
+    if griffin:
+        codecs[f"{name}_griffin_lim_phase"] = _with_weights(AnalyticCodec(dataclasses.replace(config, **griffin)),
+                                                            engine.codec)
     if getattr(config, "refiner_width", 0):
         untrained = dataclasses.replace(config, refiner_width=0, griffin_lim_projection="bands",
-                                        griffin_lim_keep_loudness=False)
-        codecs[f"{engine.config.name}_without_refiner"] = AnalyticCodec(untrained)
+                                        griffin_lim_keep_loudness=False, **griffin)
+        codecs[f"{name}_without_refiner"] = AnalyticCodec(untrained)
         if config.griffin_lim_keep_loudness:  # the loudness finish alone, on the even spread
-            spread = dataclasses.replace(config, refiner_width=0)
-            codecs[f"{engine.config.name}_spread_keeping_loudness"] = AnalyticCodec(spread)
+            spread = dataclasses.replace(config, refiner_width=0, **griffin)
+            codecs[f"{name}_spread_keeping_loudness"] = AnalyticCodec(spread)
     return codecs
+
+
+def _with_weights(codec: AnalyticCodec, trained: AnalyticCodec) -> AnalyticCodec:
+    """``codec`` with ``trained``'s weights for every parameter it has (strictly: none missing)."""
+    own = codec.state_dict()
+    codec.load_state_dict({key: value for key, value in trained.state_dict().items() if key in own}, strict=True)
+    return codec.eval()
 
 
 def learned_codec(weights: Path | None) -> LearnedCodec:

@@ -8,6 +8,10 @@ same magnitude of each clip from other starting phases, and asks what a better p
 magnitude could gain:
 
 * ``shipped`` -- ``decode_long``, as generation decodes.
+* ``griffin_lim``, ``phase_decoder_then_griffin_lim`` (a model with a trained phase decoder,
+  ``engine.codec.phase_decoder``, which ``shipped`` then uses without iterations) -- Griffin-Lim
+  from the table, as the decoder ran before it had one, and Griffin-Lim started from the predicted
+  phase. Every Griffin-Lim here runs the default config's 16 iterations for such a model.
 * ``pghi`` -- the same Griffin-Lim started from phase-gradient heap integration of the magnitude
   (Průša, Balazs and Søndergaard 2017, ``pghi_phase``): the phase a Gaussian-windowed STFT with
   that magnitude would have, integrated from the largest coefficients outwards. Needs no training.
@@ -100,13 +104,27 @@ def decodes(codec: AnalyticCodec, audio: np.ndarray) -> tuple[dict[str, torch.Te
                         for channel in range(magnitude.shape[1])])[None]
     pghi_seconds = time.perf_counter() - started
     table = codec.starting_phase(0, frames)
-    return {
+    iterations = griffin_lim_iterations(codec)
+    variants = {
         "shipped": codec.decode_long(latent),
-        "pghi": codec.retrieve_phase(magnitude, pghi),
-        "true_phase": codec.retrieve_phase(magnitude, true_phase),
+        "pghi": codec.retrieve_phase(magnitude, pghi, iterations),
+        "true_phase": codec.retrieve_phase(magnitude, true_phase, iterations),
         "true_phase_no_iterations": codec.retrieve_phase(magnitude, true_phase, iterations=0),
-        "real_magnitude": codec.retrieve_phase(spectrum.abs(), table),
-    }, pghi_seconds
+        "real_magnitude": codec.retrieve_phase(spectrum.abs(), table, iterations),
+    }
+    if codec.phase_decoder is not None:
+        predicted = codec.phase_decoder(magnitude[0])[None]
+        variants["griffin_lim"] = codec.retrieve_phase(magnitude, table, iterations)
+        variants["phase_decoder_then_griffin_lim"] = codec.retrieve_phase(magnitude, predicted, iterations)
+    return variants, pghi_seconds
+
+
+def griffin_lim_iterations(codec: AnalyticCodec) -> int:
+    """The Griffin-Lim the variants run: the codec's own, or (a codec with a phase decoder runs none
+    after it) the iterations of the default config, as the decoder ran before it had one."""
+    if codec.phase_decoder is None:
+        return codec.config.griffin_lim_iterations
+    return type(codec.config)().griffin_lim_iterations
 
 
 def score(codec: AnalyticCodec, clips: dict[str, np.ndarray]) -> dict:

@@ -51,3 +51,21 @@ def test_a_model_without_the_loudness_finish_is_not_scored_with_it(tmp_path):
     codec = dataclasses.replace(config.codec, refiner_width=8, griffin_lim_projection="bins")
     folder = save_engine(build_engine(dataclasses.replace(config, codec=codec)), tmp_path / "refined", "test")
     assert set(_bench_module().model_codecs(folder)) == {f"{config.name}_model", f"{config.name}_without_refiner"}
+
+
+def test_a_phase_decoded_model_is_also_scored_with_griffin_lims_phase_and_its_own_refiner(tmp_path):
+    config = preset("tiny")
+    codec = dataclasses.replace(config.codec, refiner_width=8, griffin_lim_projection="bins",
+                                griffin_lim_keep_loudness=True, phase_decoder_width=8, griffin_lim_iterations=0)
+    engine = build_engine(dataclasses.replace(config, codec=codec))
+    with torch.no_grad():
+        engine.codec.refiner.head.weight.normal_()  # a trained-looking refiner, not the zero head
+    folder = save_engine(engine, tmp_path / "phased", "a tiny phase-decoded test model")
+    codecs = _bench_module().model_codecs(folder)
+    name = config.name
+    assert set(codecs) == {f"{name}_model", f"{name}_griffin_lim_phase", f"{name}_without_refiner",
+                           f"{name}_spread_keeping_loudness"}
+    griffin = codecs[f"{name}_griffin_lim_phase"]
+    assert griffin.phase_decoder is None and griffin.config.griffin_lim_iterations == 16
+    assert torch.equal(griffin.refiner.head.weight, engine.codec.refiner.head.weight)
+    assert all(c.config.phase_decoder_width == 0 for key, c in codecs.items() if key != f"{name}_model")

@@ -62,3 +62,19 @@ def test_the_shipped_variant_is_the_decoder_and_every_variant_scores():
     result = bench.score(codec, {"noise": audio})
     assert set(result["decoders"]) == set(variants)
     assert all(np.isfinite(value) for scores in result["decoders"].values() for value in scores.values())
+
+
+def test_a_phase_decoded_codec_is_also_scored_with_the_griffin_lim_it_replaced():
+    config = dataclasses.replace(TINY_ANALYTIC_CODEC, refiner_width=4, griffin_lim_keep_loudness=True,
+                                 phase_decoder_width=4, griffin_lim_iterations=0)
+    codec = AnalyticCodec(config).eval()
+    audio = (0.05 * np.random.default_rng(2).standard_normal((2, RATE // 2))).astype(np.float32)
+    bench = _bench_module()
+    assert bench.griffin_lim_iterations(codec) == 16  # the default config's, not the decoder's none
+    with torch.no_grad():
+        variants, _ = bench.decodes(codec, audio)
+        magnitude = codec.decoded_magnitude(codec.encode(torch.from_numpy(audio)[None]))
+        table = codec.retrieve_phase(magnitude, codec.starting_phase(0, magnitude.shape[-1]), 16)
+    assert {"griffin_lim", "phase_decoder_then_griffin_lim"} <= set(variants)
+    torch.testing.assert_close(variants["griffin_lim"], table)
+    assert (variants["shipped"] - variants["griffin_lim"]).abs().max() > 1e-3

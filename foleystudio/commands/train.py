@@ -1,4 +1,4 @@
-"""`foleystudio train codec|refiner|dit|lufs` and `foleystudio finetune MODEL`: training from the command line.
+"""`foleystudio train codec|refiner|phase|dit|lufs` and `foleystudio finetune MODEL`: training from the command line.
 
 ``--data`` is a feature cache (``manifest.json``, see `foleystudio.training.features`), an index
 folder (``index.json``: a cache is built into ``RUN_DIR/cache`` first, reused on resume), or for
@@ -10,6 +10,11 @@ last checkpoint unless ``--no-resume``; at the end the EMA weights are exported 
 imposes; `foleystudio.engine.codec.refiner`), adding one to a model that has none: ``train refiner
 --from models/foley-small`` keeps the latent and every other weight. ``--loudness-weight`` adds the
 400 ms loudness distance between the shaped and the real spectrum to its loss (``RefinerTask``).
+
+``train phase`` trains the analytic codec's phase decoder (each bin's phase predicted from the
+decoder's magnitude, in place of Griffin-Lim's; `foleystudio.engine.codec.phase_decoder`), adding one
+to a model that has none: ``train phase --from models/foley-small`` keeps the latent, the refiner
+and every other weight (``PhaseTask``).
 
 ``train --from MODEL`` starts from an existing model folder's weights and trains one component with
 the preset's full schedule: the chain for a new model is ``train codec`` -> ``train lufs --from
@@ -41,7 +46,7 @@ from foleystudio.commands._args import positive_int
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("codec", "refiner", "dit", "lufs")
+TASKS = ("codec", "refiner", "phase", "dit", "lufs")
 # The presets with a training schedule; other models train with the last one's (small's).
 SIZES = ("tiny", "compact", "small")
 COMPONENT_TASK = {"generator": "dit", "codec": "codec", "lufs_predictor": "lufs"}
@@ -55,12 +60,15 @@ DEFAULTS = {
     ("lufs", "compact"): (6_000, 32, 2e-3),
     ("refiner", "tiny"): (200, 4, 1e-3), ("refiner", "small"): (20_000, 16, 1e-3),
     ("refiner", "compact"): (3_000, 16, 1e-3),
+    ("phase", "tiny"): (200, 4, 1e-3), ("phase", "small"): (20_000, 16, 1e-3),
+    ("phase", "compact"): (4_000, 8, 1e-3),
 }
 
 
 def add_parser(subparsers) -> None:
     train = subparsers.add_parser(
-        "train", help="train the codec, the analytic codec's refiner, the generator (dit) or the LUFS predictor")
+        "train", help="train the codec, the analytic codec's refiner or phase decoder, the generator (dit) or the "
+                      "LUFS predictor")
     train.add_argument("task", choices=TASKS)
     _common(train)
     train.add_argument("--preset", default="small", choices=SIZES, help="model size (default small)")
@@ -179,9 +187,11 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         return tasks.LufsTask(engine, pairs, val_pairs, data=tasks.DataInfo(str(data), len(pairs), 0.0))
     cache = _cache(data, run_dir, engine.codec if kind == "dit" else None)
     info = _data_info(cache, data)
-    if kind in ("codec", "refiner"):
+    if kind in ("codec", "refiner", "phase"):
         waves = [item.wave for item in cache.items("train") if item.wave is not None]
         val = [item.wave for item in cache.items("val") if item.wave is not None]
+        if kind == "phase":
+            return tasks.PhaseTask(tasks.with_phase_decoder(engine), waves, val, data=info)
         if kind == "refiner":
             return tasks.RefinerTask(tasks.with_refiner(engine), waves, val, data=info,
                                      loudness_weight=args.loudness_weight)
@@ -262,8 +272,8 @@ def run_train(args: argparse.Namespace) -> int:
         note = f"; started from {engine.model_id}"
     else:
         config = preset(args.preset)
-        # small ships the learned codec; the refiner belongs to the analytic one
-        if args.task == "codec" or (args.preset == "small" and args.task != "refiner"):
+        # small ships the learned codec; the refiner and the phase decoder belong to the analytic one
+        if args.task == "codec" or (args.preset == "small" and args.task not in ("refiner", "phase")):
             config = with_learned_codec(config)
         engine, size, note = build_engine(config, "cpu", seed=args.seed), args.preset, ""
     return _run(args.task, engine, args, DEFAULTS[(args.task, size)], fresh=args.task == "dit", warmup=1000, note=note)
@@ -274,8 +284,10 @@ def run_finetune(args: argparse.Namespace) -> int:
 
     engine = load_engine(args.model, "cpu")
     kind = COMPONENT_TASK[args.component]
-    if kind == "codec" and getattr(engine.codec, "refiner", None) is not None:
-        kind = "refiner"  # an analytic codec trains only its refiner (the encoder has no weights)
+    if kind == "codec" and getattr(engine.codec, "phase_decoder", None) is not None:
+        kind = "phase"  # the last stage of an analytic codec's decoder (the encoder has no weights)
+    elif kind == "codec" and getattr(engine.codec, "refiner", None) is not None:
+        kind = "refiner"
     size = _size_of(engine.config.name)
     _, batch, lr = DEFAULTS[(kind, size)]
     note = f"; fine-tuned from {engine.model_id} (full fine-tune of {args.component}, no adapters)"

@@ -1,7 +1,8 @@
 """Audio codecs: stereo 44.1 kHz waves <-> latent sequences the DiT generates (see ``base``).
 
 * ``AnalyticCodec`` — log-mel latent + Griffin-Lim; needs no training (tests, tiny pipeline, baseline),
-  with an optional trained refiner of the shape within bands (``refiner``; foley-small has one).
+  with an optional trained refiner of the shape within bands (``refiner``; foley-small has one)
+  and an optional trained phase decoder in place of Griffin-Lim's iterations (``phase_decoder``).
 * ``LearnedCodec`` — the waveform VAE the training issue trains; ``codec_loss`` is its objective.
 * ``metrics`` — the reconstruction measures the benchmark, tests and training share.
 """

@@ -1,4 +1,5 @@
-"""Building blocks of the learned codec: ConvNeXt blocks and strided resampling along time.
+"""Building blocks of the learned codec (and of the analytic codec's phase decoder): ConvNeXt blocks
+and strided resampling along time.
 
 Every layer sees only a bounded neighbourhood in time and normalises each frame on its own
 (LayerNorm over channels, never over time), so a chunk decoded with enough context equals the
@@ -30,8 +31,8 @@ class ConvNeXtBlock(nn.Module):
         return x + (h * self.scale).transpose(1, 2)
 
 
-def stack(width: int, blocks: int, kernel_size: int, mlp_ratio: int) -> nn.Sequential:
-    return nn.Sequential(*(ConvNeXtBlock(width, kernel_size, mlp_ratio) for _ in range(blocks)))
+def stack(width: int, blocks: int, kernel_size: int, mlp_ratio: int, layer_scale: float = 1e-2) -> nn.Sequential:
+    return nn.Sequential(*(ConvNeXtBlock(width, kernel_size, mlp_ratio, layer_scale) for _ in range(blocks)))
 
 
 class Downsample(nn.Module):
