@@ -328,7 +328,7 @@ class RefinerTask(_WaveCropTask):
                 f"{self.eval_prefix}_loudness_l1_lu": float(loudness)}
 
 
-DEFAULT_PHASE_DECODER_WIDTH = 192  # foley-small's (2.7 M parameters over 1025 bins)
+DEFAULT_PHASE_DECODER_WIDTH = 192  # the width tried on foley-small (2.7 M parameters over 1025 bins)
 PHASE_LOG_MEL_WEIGHT = 0.2  # MR-STFT alone traded 0.2 dB of log-mel error for its gain (see PhaseTask)
 
 
