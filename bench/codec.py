@@ -12,11 +12,11 @@ skips clips that never rise above -60 LUFS.
 
 ``--model FOLDER`` adds that model folder's codec and, if it is an analytic codec with a trained
 phase decoder (``foleystudio.engine.codec.phase_decoder``), the same codec with Griffin-Lim's phase
-instead (its default 16 iterations from the fixed table, the refiner kept: the decoder foley-small
-shipped before); if it has a trained refiner (``foleystudio.engine.codec.refiner``), the codec
-without either (band-envelope Griffin-Lim, the untrained decoder foley-small shipped first). If the folder's
-codec keeps loudness (``griffin_lim_keep_loudness``), the even spread with that finish is scored too,
-so that the finish and the trained shape can be told apart.
+instead (its default 16 iterations from the fixed table, the refiner kept: foley-small's decoder);
+if it has a trained refiner (``foleystudio.engine.codec.refiner``), the codec without either
+(band-envelope Griffin-Lim, the untrained decoder foley-small shipped first). If the folder's codec
+keeps loudness (``griffin_lim_keep_loudness``), the even spread with that finish is scored too, so
+that the finish and the trained shape can be told apart.
 
 ``--index DIR`` takes the held-out clips of a corpus index instead (split ``val``, clips of at least
 0.5 s, their first 4 s: the clips and excerpts ``foleystudio evaluate`` scores the codec on).

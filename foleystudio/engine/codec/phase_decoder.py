@@ -10,14 +10,18 @@ than sixteen STFT / inverse-STFT pairs.
 
 Layout: per channel, log|X| / 5 [N, bins, frames] -> 7-tap convolution to ``width`` channels ->
 ``DEPTH`` ConvNeXt blocks (``layers.ConvNeXtBlock``: depthwise 7-tap convolution, per-frame
-LayerNorm, a 3 x wide GELU MLP, a learned per-channel scale starting at 0.1, residual) -> LayerNorm -> a linear head to the real and
-imaginary parts of every bin, normalised to unit modulus. Both channels go through the same network
-on their own, so a centred source decodes the same in both. Every layer sees a bounded
-neighbourhood in time (``reach_frames`` STFT frames each side) and normalises each frame on its own,
-so a chunked decode with that much more context equals the whole one.
+LayerNorm, a 3 x wide GELU MLP, a learned per-channel scale starting at 0.1, residual) ->
+LayerNorm -> a linear head to the real and imaginary parts of every bin, normalised to unit
+modulus. Both channels go through the same network on their own, so a centred source decodes the
+same in both. Every layer sees a bounded neighbourhood in time (``reach_frames`` STFT frames each
+side) and normalises each frame on its own, so a chunked decode with that much more context equals
+the whole one.
 
 Trained with ``foleystudio train phase`` (``training.tasks.PhaseTask``: MR-STFT plus a log-mel term
 on the decoded wave); the magnitude it reads is the codec's own (refiner included), frozen.
+Tried on foley-small and not shipped: it beat Griffin-Lim on every codec measure but rendered
+noise as a smooth, deterministic wash (those losses reward the average; Vocos adds adversarial
+ones), see the model card's "A trained phase decoder".
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ KERNEL_SIZE = 7
 DEPTH = 4
 MLP_RATIO = 3
 LAYER_SCALE = 0.1  # each block starts as a small correction to the identity (ConvNeXt's layer scale)
-MAGNITUDE_FLOOR = 1e-5  # the log magnitude reads no quieter than this (about -100 dB re a full-scale bin)
-LOG_SCALE = 5.0  # log magnitudes span about -11.5..+8; divided by this they sit near unit range
+# The log magnitude reads no quieter than this: about 154 dB under a full-scale sine's peak bin
+# (|X| = 512 with a 2048-point Hann window), far below anything audible.
+MAGNITUDE_FLOOR = 1e-5
+LOG_SCALE = 5.0  # log magnitudes then span -11.5..+6.2; divided by this they sit near unit range
 
 
 class PhaseDecoder(nn.Module):
