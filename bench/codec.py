@@ -148,20 +148,18 @@ def model_codecs(folder: Path) -> dict[str, AudioCodec]:
     engine = load_engine(folder, "cpu")
     name = engine.config.name
     codecs = {f"{name}_model": engine.codec.eval()}
+    if not isinstance(engine.codec, AnalyticCodec):
+        return codecs
     config = engine.codec.config
-    # Griffin-Lim as the codec ran it before a phase decoder (the config's default iterations).
-    griffin = ({"phase_decoder_width": 0, "griffin_lim_iterations": type(config)().griffin_lim_iterations}
-               if getattr(config, "phase_decoder_width", 0) else {})
-    if griffin:
-        codecs[f"{name}_griffin_lim_phase"] = _with_weights(AnalyticCodec(dataclasses.replace(config, **griffin)),
-                                                            engine.codec)
-    if getattr(config, "refiner_width", 0):
-        untrained = dataclasses.replace(config, refiner_width=0, griffin_lim_projection="bands",
-                                        griffin_lim_keep_loudness=False, **griffin)
+    griffin = config.with_griffin_lim_phase()
+    if griffin is not config:
+        codecs[f"{name}_griffin_lim_phase"] = _with_weights(AnalyticCodec(griffin), engine.codec)
+    if config.refiner_width:
+        untrained = dataclasses.replace(griffin, refiner_width=0, griffin_lim_projection="bands",
+                                        griffin_lim_keep_loudness=False)
         codecs[f"{name}_without_refiner"] = AnalyticCodec(untrained)
         if config.griffin_lim_keep_loudness:  # the loudness finish alone, on the even spread
-            spread = dataclasses.replace(config, refiner_width=0, **griffin)
-            codecs[f"{name}_spread_keeping_loudness"] = AnalyticCodec(spread)
+            codecs[f"{name}_spread_keeping_loudness"] = AnalyticCodec(dataclasses.replace(griffin, refiner_width=0))
     return codecs
 
 

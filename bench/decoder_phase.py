@@ -104,7 +104,8 @@ def decodes(codec: AnalyticCodec, audio: np.ndarray) -> tuple[dict[str, torch.Te
                         for channel in range(magnitude.shape[1])])[None]
     pghi_seconds = time.perf_counter() - started
     table = codec.starting_phase(0, frames)
-    iterations = griffin_lim_iterations(codec)
+    # A codec with a phase decoder runs none after it: its Griffin-Lim is the one it ran before.
+    iterations = codec.config.with_griffin_lim_phase().griffin_lim_iterations
     variants = {
         "shipped": codec.decode_long(latent),
         "pghi": codec.retrieve_phase(magnitude, pghi, iterations),
@@ -113,18 +114,10 @@ def decodes(codec: AnalyticCodec, audio: np.ndarray) -> tuple[dict[str, torch.Te
         "real_magnitude": codec.retrieve_phase(spectrum.abs(), table, iterations),
     }
     if codec.phase_decoder is not None:
-        predicted = codec.phase_decoder(magnitude[0])[None]
         variants["griffin_lim"] = codec.retrieve_phase(magnitude, table, iterations)
-        variants["phase_decoder_then_griffin_lim"] = codec.retrieve_phase(magnitude, predicted, iterations)
+        variants["phase_decoder_then_griffin_lim"] = codec.retrieve_phase(
+            magnitude, codec.predicted_phase(magnitude), iterations)
     return variants, pghi_seconds
-
-
-def griffin_lim_iterations(codec: AnalyticCodec) -> int:
-    """The Griffin-Lim the variants run: the codec's own, or (a codec with a phase decoder runs none
-    after it) the iterations of the default config, as the decoder ran before it had one."""
-    if codec.phase_decoder is None:
-        return codec.config.griffin_lim_iterations
-    return type(codec.config)().griffin_lim_iterations
 
 
 def score(codec: AnalyticCodec, clips: dict[str, np.ndarray]) -> dict:

@@ -70,7 +70,8 @@ def test_a_phase_decoded_codec_is_also_scored_with_the_griffin_lim_it_replaced()
     codec = AnalyticCodec(config).eval()
     audio = (0.05 * np.random.default_rng(2).standard_normal((2, RATE // 2))).astype(np.float32)
     bench = _bench_module()
-    assert bench.griffin_lim_iterations(codec) == 16  # the default config's, not the decoder's none
+    assert config.with_griffin_lim_phase().griffin_lim_iterations == 16  # the default config's, not the decoder's none
+    assert TINY_ANALYTIC_CODEC.with_griffin_lim_phase() is TINY_ANALYTIC_CODEC  # no phase decoder: as it is
     with torch.no_grad():
         variants, _ = bench.decodes(codec, audio)
         magnitude = codec.decoded_magnitude(codec.encode(torch.from_numpy(audio)[None]))

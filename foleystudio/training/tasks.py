@@ -229,7 +229,7 @@ def _random_crops(waves: Sequence[torch.Tensor], segment: int, generator: torch.
 # ---- the analytic codec's refiner ------------------------------------------------------------
 
 DEFAULT_REFINER_WIDTH = 256  # foley-small's (1.9 M parameters over 32 bands and 1025 bins)
-REFINER_EVAL_EXCERPTS = 32  # held-out excerpts the periodic evaluation decodes
+DECODER_EVAL_EXCERPTS = 32  # held-out excerpts a decoder task's periodic evaluation decodes
 # BS.1770's momentary window (400 ms): steadier than the curve's 1/6 s, which the bench's
 # loudness-curve error reads, while still following a take's level from moment to moment.
 LOUDNESS_WINDOW_S = MOMENTARY_SEGMENTS * SEGMENT_S
@@ -283,7 +283,7 @@ class RefinerTask(_WaveCropTask):
 
     name = "refiner"
     component = "codec"
-    val_limit = REFINER_EVAL_EXCERPTS  # a periodic evaluation decodes through Griffin-Lim
+    val_limit = DECODER_EVAL_EXCERPTS  # a periodic evaluation decodes through Griffin-Lim
 
     def __init__(self, engine, waves: Sequence[torch.Tensor], val_waves: Sequence[torch.Tensor] = (),
                  segment_seconds: float = 1.5, data: DataInfo = DataInfo(), loudness_weight: float = 0.0) -> None:
@@ -366,7 +366,7 @@ class PhaseTask(_WaveCropTask):
 
     name = "phase"
     component = "codec"
-    val_limit = REFINER_EVAL_EXCERPTS
+    val_limit = DECODER_EVAL_EXCERPTS
 
     def __init__(self, engine, waves: Sequence[torch.Tensor], val_waves: Sequence[torch.Tensor] = (),
                  segment_seconds: float = 1.5, data: DataInfo = DataInfo(),

@@ -85,6 +85,7 @@ PHASE_PERIOD = 1024
 BS1770_OFFSET_LU = -0.691  # loudness = -0.691 + 10 log10(K-weighted mean square)
 LOUDNESS_EPSILON = 1e-12  # keeps the log finite for an all-floor latent (about -120 LUFS)
 PROJECTIONS = ("bins", "bands")  # Griffin-Lim's magnitude projection: see AnalyticCodecConfig
+DEFAULT_GRIFFIN_LIM_ITERATIONS = 16
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class AnalyticCodecConfig:
     stft_hop: int = 512  # samples per STFT frame; hop_length // stft_hop frames are stacked
     n_fft: int = 2048
     n_mels: int = 64
-    griffin_lim_iterations: int = 16
+    griffin_lim_iterations: int = DEFAULT_GRIFFIN_LIM_ITERATIONS
     griffin_lim_alpha: float = 0.99  # fast Griffin-Lim momentum
     # "bins": every bin gets the triangles' smooth spread of its bands (plain Griffin-Lim);
     # "bands": only each band's mean power is imposed (``griffinlim.BandEnvelopes``).
@@ -158,6 +159,13 @@ class AnalyticCodecConfig:
             raise UserInputError("analytic codec: a phase decoder (phase_decoder_width > 0) needs "
                                  "griffin_lim_projection 'bins'")
         StftFraming(self.n_fft, self.stft_hop)  # validates the overlap
+
+    def with_griffin_lim_phase(self) -> AnalyticCodecConfig:
+        """This config decoding with Griffin-Lim's phase: itself if it has no phase decoder, else
+        without one at the default iterations (how such a codec decoded before it had one)."""
+        if not self.phase_decoder_width:
+            return self
+        return dataclasses.replace(self, phase_decoder_width=0, griffin_lim_iterations=DEFAULT_GRIFFIN_LIM_ITERATIONS)
 
     @property
     def frames_per_latent(self) -> int:
@@ -320,11 +328,15 @@ class AnalyticCodec(AudioCodec):
     def _decode_window(self, latent: torch.Tensor, first_frame: int) -> torch.Tensor:
         magnitude = self.decoded_magnitude(latent)
         if self.phase_decoder is not None:
-            batch, channels, bins, frames = magnitude.shape
-            phase = self.phase_decoder(magnitude.reshape(batch * channels, bins, frames)).reshape(magnitude.shape)
+            phase = self.predicted_phase(magnitude)
         else:
             phase = self.starting_phase(first_frame * self.config.frames_per_latent, magnitude.shape[-1])
         return self.retrieve_phase(magnitude, phase)
+
+    def predicted_phase(self, magnitude: torch.Tensor) -> torch.Tensor:
+        """The phase decoder's unit phases [B, 2, bins, frames] for ``magnitude`` (each channel on its own)."""
+        batch, channels, bins, frames = magnitude.shape
+        return self.phase_decoder(magnitude.reshape(batch * channels, bins, frames)).reshape(magnitude.shape)
 
     def retrieve_phase(self, magnitude: torch.Tensor, phase: torch.Tensor, iterations: int | None = None,
                        ) -> torch.Tensor:
