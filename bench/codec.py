@@ -7,8 +7,10 @@ For the analytic codec (``SMALL_ANALYTIC_CODEC``, log-mel + Griffin-Lim) and the
 (``SMALL_LEARNED_CODEC``; untrained — weights drawn from seed 0 — unless ``--learned-weights`` gives
 a state dict), every clip is encoded and decoded (``encode_long`` / ``decode_long``) and scored with
 ``foleystudio.engine.codec.metrics``: multi-resolution STFT distance, log-mel L1 (dB) and the
-loudness-curve error (LU, frames above -60 LUFS). Scores are means over clips; the loudness error
-skips clips that never rise above -60 LUFS.
+loudness-curve error (LU, frames above -60 LUFS), and the whistles a decoder adds
+(``spurious_tone_db``: how much more its long-term spectrum's strongest narrow lines stand out than
+the clip's own; 0 when not more). Scores are means over clips; the loudness error skips clips that
+never rise above -60 LUFS, the tone score clips shorter than 8192 samples.
 
 ``--model FOLDER`` adds that model folder's codec and, if it is an analytic codec with a trained
 phase decoder (``foleystudio.engine.codec.phase_decoder``), the same codec with Griffin-Lim's phase
@@ -35,6 +37,7 @@ faster). The machine is shared: timings are noisy.
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import platform
@@ -52,7 +55,7 @@ from foleystudio.engine.codec import (
     AudioCodec,
     LearnedCodec,
 )
-from foleystudio.engine.codec.metrics import reconstruction_scores
+from foleystudio.engine.codec.metrics import reconstruction_scores, spurious_tone_db
 from foleystudio.errors import UserInputError
 
 RATE = 44100
@@ -141,8 +144,6 @@ def model_codecs(folder: Path) -> dict[str, AudioCodec]:
     """A model folder's codec and, if it has a trained phase decoder, the same codec with
     Griffin-Lim's phase instead (the refiner kept); if it has a trained refiner, the codec without
     either (band envelopes) and, if it keeps loudness, the even spread with that finish."""
-    import dataclasses
-
     from foleystudio.engine.builder import load_engine
 
     engine = load_engine(folder, "cpu")
@@ -183,16 +184,16 @@ def learned_codec(weights: Path | None) -> LearnedCodec:
 
 
 def score(codec: AudioCodec, clips: dict[str, np.ndarray]) -> dict:
-    totals = {"mr_stft": [], "log_mel_l1_db": [], "loudness_error_lu": []}
+    totals = {"mr_stft": [], "log_mel_l1_db": [], "loudness_error_lu": [], "spurious_tone_db": []}
     with torch.no_grad():
         for audio in clips.values():
             wave = torch.from_numpy(audio)[None]
             decoded = codec.decode_long(codec.encode_long(wave))[0]
-            scores = reconstruction_scores(wave[0], decoded, RATE)
+            scores = dataclasses.asdict(reconstruction_scores(wave[0], decoded, RATE))
+            scores["spurious_tone_db"] = spurious_tone_db(audio, decoded[:, : audio.shape[1]].numpy(), RATE)
             for name in totals:
-                value = getattr(scores, name)
-                if not math.isnan(value):
-                    totals[name].append(value)
+                if not math.isnan(scores[name]):
+                    totals[name].append(scores[name])
     return {name: float(np.mean(values)) if values else None for name, values in totals.items()}
 
 

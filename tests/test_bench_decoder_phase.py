@@ -2,24 +2,19 @@
 (the benchmark is run by hand; these keep its parts honest)."""
 
 import dataclasses
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from foleystudio.engine.codec import TINY_ANALYTIC_CODEC, AnalyticCodec
 from foleystudio.engine.codec.spectral import StftFraming
+from tests._bench import load_bench
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "decoder_phase.py"
 RATE = 44100
 
 
 def _bench_module():
-    spec = importlib.util.spec_from_file_location("bench_decoder_phase", BENCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("decoder_phase")
 
 
 def _inconsistency(framing: StftFraming, magnitude: torch.Tensor, phase: np.ndarray) -> float:

@@ -315,19 +315,31 @@ def _ablation_row(engine, request, shuffled_caption: str, video_peaks, fps: floa
             "shuffled_caption": shuffled_caption, "_generated_shuffled": wrong_text.audio}
 
 
+def judge_training_set(index, train_limit: int | None, seconds: float) -> tuple[np.ndarray, list[str]]:
+    """The judge's training rows: `mel_statistics` of the first ``seconds`` of the index's categorised
+    training clips (up to ``train_limit``, the categories in turn so that every category is known,
+    not the first packages' only) and their categories. Unreadable clips are left out (logged)."""
+    root = Path(index.library_root)
+    train = balanced_selection([clip for clip in index.split("train") if getattr(clip, "category", "")], train_limit)
+    return labelled_features(
+        (audio, clip.category) for clip in train if (audio := read_clip(clip, root, seconds)) is not None)
+
+
+def fit_judge(features: np.ndarray, labels: Sequence[str]) -> CategoryClassifier:
+    """The semantic metrics' judge on `judge_training_set` rows: the fixed ensemble (`JUDGE_MEMBERS`
+    from `JUDGE_SEED`). Raises ValueError when the rows hold fewer than two categories."""
+    return fit_category_classifier(features, labels, members=JUDGE_MEMBERS, seed=JUDGE_SEED)
+
+
 def _semantic_metrics(index, rows: list[dict], train_limit: int, seconds: float, seed: int) -> dict:
     """Classifier accuracy on real and generated validation audio, the text ablation, and the Fréchet
     distance, judged by a fixed ensemble (`JUDGE_MEMBERS`, the same whatever ``seed``); the single
     classifier initialised from ``seed`` that judged evaluations before is reported alongside."""
-    root = Path(index.library_root)
-    # Categories in turn, so the classifier knows every category and not the first packages' only.
-    train = balanced_selection([clip for clip in index.split("train") if getattr(clip, "category", "")], train_limit)
-    if len({clip.category for clip in train}) < 2:
+    features, labels = judge_training_set(index, train_limit, seconds)
+    if len(set(labels)) < 2:
         return {"skipped": "fewer than two categories in the training split"}
-    features, labels = labelled_features(
-        (audio, clip.category) for clip in train if (audio := read_clip(clip, root, seconds)) is not None)
     try:
-        judge = fit_category_classifier(features, labels, members=JUDGE_MEMBERS, seed=JUDGE_SEED)
+        judge = fit_judge(features, labels)
         single = fit_category_classifier(features, labels, seed=seed)
     except ValueError as error:  # every readable clip in one category
         return {"skipped": str(error)}

@@ -72,3 +72,19 @@ def test_an_estimate_shorter_than_the_reference_is_refused():
         mr_stft_distance(reference, reference[..., :-1])
     with pytest.raises(UserInputError, match="does not cover"):
         loudness_curve_error_lu(reference.numpy(), reference[..., :-1].numpy(), RATE)
+
+
+def test_a_whistle_added_to_noise_is_a_spurious_tone_and_removing_one_is_not():
+    from foleystudio.engine.codec.metrics import LINE_COUNT, spurious_tone_db, tonal_excess_db
+
+    rng = np.random.default_rng(0)
+    noise = 0.05 * rng.standard_normal((2, 3 * 44100))
+    t = np.arange(noise.shape[1]) / 44100
+    whistles = noise + sum(0.01 * np.sin(2 * np.pi * f * t) for f in (6869.0, 9001.0, 13824.0))
+    assert tonal_excess_db(noise) < 3.5  # noise's own largest wiggles: measured 2.2 dB
+    # Three lines about 40 dB over their bins' noise: the mean of the ten largest excesses rises by
+    # about 3 x 40 / LINE_COUNT.
+    added = spurious_tone_db(noise, whistles)
+    assert 3 * 30 / LINE_COUNT < added < 3 * 50 / LINE_COUNT
+    assert spurious_tone_db(whistles, noise) == 0.0
+    assert np.isnan(tonal_excess_db(np.zeros((2, 44100)))) and np.isnan(tonal_excess_db(noise[:, :4000]))

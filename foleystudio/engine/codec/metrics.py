@@ -11,6 +11,11 @@
   curves (DESIGN.md §2: 1/6 s K-weighted frames) of reference and estimate, over the frames where the
   reference is above -60 LUFS; NaN where no frame is.
 
+* ``tonal_excess_db`` — how far the strongest narrow lines of a wave's long-term spectrum stand
+  above their surroundings (mean of the ``LINE_COUNT`` largest excesses over a ``LINE_MEDIAN_BINS``
+  running median, 200 Hz - 20 kHz): ~2 dB for white noise. ``spurious_tone_db`` compares a decode
+  with its reference, and is positive when the decoder added whistles the reference did not have.
+
 Waves are [..., n] torch tensors (the loudness error takes (2, n) arrays); an estimate longer than
 the reference (a decode is padded to whole latent frames) is cut to the reference's length.
 """
@@ -18,6 +23,7 @@ the reference (a decode is padded to whole latent frames) is cut to the referenc
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,3 +131,38 @@ def reconstruction_scores(
             log_mel_l1_db=float(log_mel_l1_db(reference, estimate, sample_rate)),
             loudness_error_lu=loudness_curve_error_lu(reference.cpu().numpy(), estimate.cpu().numpy(), sample_rate),
         )
+
+
+LINE_N_FFT = 8192  # 5.4 Hz bins: a steady tone stands out of noise by tens of dB
+LINE_MEDIAN_BINS = 41  # the surroundings a line is measured against (about 220 Hz)
+LINE_COUNT = 10
+LINE_BAND_HZ = (200.0, 20000.0)
+
+
+def tonal_excess_db(wave, sample_rate: int = 44100) -> float:
+    """Mean of the ``LINE_COUNT`` largest dB excesses of the mono mix's long-term power spectrum
+    (Hann, ``LINE_N_FFT`` points, half overlap) over its ``LINE_MEDIAN_BINS``-bin running median,
+    within ``LINE_BAND_HZ``. NaN for a wave shorter than one window or silent."""
+    samples = np.asarray(wave, dtype=np.float64)
+    mono = samples.mean(axis=0) if samples.ndim == 2 else samples
+    if mono.shape[-1] < LINE_N_FFT:
+        return float("nan")
+    frames = np.lib.stride_tricks.sliding_window_view(mono, LINE_N_FFT)[:: LINE_N_FFT // 2] * np.hanning(LINE_N_FFT)
+    power = np.square(np.abs(np.fft.rfft(frames, axis=1))).mean(axis=0)
+    if not power.any():
+        return float("nan")
+    level = 10.0 * np.log10(power + power.max() * 1e-12)
+    half = LINE_MEDIAN_BINS // 2
+    padded = np.pad(level, half, mode="edge")
+    surroundings = np.median(np.lib.stride_tricks.sliding_window_view(padded, LINE_MEDIAN_BINS), axis=1)
+    frequencies = np.fft.rfftfreq(LINE_N_FFT, 1.0 / sample_rate)
+    inside = (frequencies >= LINE_BAND_HZ[0]) & (frequencies <= LINE_BAND_HZ[1])
+    excess = np.sort((level - surroundings)[inside])[::-1]
+    return float(excess[:LINE_COUNT].mean())
+
+
+def spurious_tone_db(reference, estimate, sample_rate: int = 44100) -> float:
+    """How much more tonal the estimate's long-term spectrum is than the reference's, in dB (0 when
+    it is not more tonal): whistles a decoder added (see ``tonal_excess_db``)."""
+    difference = tonal_excess_db(estimate, sample_rate) - tonal_excess_db(reference, sample_rate)
+    return max(0.0, difference) if math.isfinite(difference) else float("nan")

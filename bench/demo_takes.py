@@ -1,0 +1,158 @@
+"""Does the demo project sound like what its layers ask for? Prints one JSON object.
+
+  .venv/bin/python bench/demo_takes.py --index CORPUS_INDEX [--model MODEL] [--seeds N] [--train-limit N]
+
+Issue 6 asks that the demo project's layers produce recognisable sounds with the shipped model. No
+one can listen on the build machines, so this asks the evaluation's judge (`foleystudio evaluate`'s
+ensemble of mel-statistics classifiers, trained here on the index's training split) what category
+each demo take is, for each layer:
+
+* ``generated``: the take the main job makes (the layer's prompts, curve, video and settings), for
+  seeds 0..N-1;
+* ``generated_other_prompts``: the same requests with the prompts of the next layer (footsteps get
+  the door's words, the door the wind's, the wind the footsteps'): whatever the judge still hears as
+  the layer's category comes from the curve and the picture, not the words;
+* ``synthesised``: the demo's own take (`demo_scene`'s synthesis, no model), for scale;
+* ``real_held_out``: the judge on the index's held-out clips of that category (its first 4 s, as
+  `evaluate` reads them): how well the judge knows the category at all.
+
+The judge hears ``JUDGE_SECONDS`` of a take, as it was trained on the first 4 s of library clips:
+the stretch that starts ``LEAD_S`` before the take's loudest moment (a library file starts at its
+sound), moved back to fit inside the take. Per layer and kind: the fraction of takes judged as the
+layer's category (``hit_rate``), the mean rank of that category among the judge's (1 = its first
+choice) and its mean probability, and the judge's most common verdict. Chance is 1/categories.
+"""
+
+import argparse
+import dataclasses
+import json
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from foleystudio.training.evaluate import fit_judge, judge_training_set, read_clip
+
+RATE = 44100
+JUDGE_SECONDS = 4.0
+LEAD_S = 0.1
+# The corpus category a sound designer would file each demo layer's sound under.
+LAYER_CATEGORIES = {"Footsteps": "footsteps", "Door slam": "doors/mechanisms", "Wind": "wind/weather"}
+
+
+def judged_excerpt(audio: np.ndarray, seconds: float = JUDGE_SECONDS, lead_s: float = LEAD_S) -> np.ndarray:
+    """``seconds`` of a (2, n) take starting ``lead_s`` before its loudest 10 ms, kept inside the take
+    (the whole take when it is shorter)."""
+    length = int(round(seconds * RATE))
+    if audio.shape[1] <= length:
+        return audio
+    block = RATE // 100
+    blocks = audio.shape[1] // block
+    energy = np.square(audio[:, : blocks * block]).reshape(audio.shape[0], blocks, block).sum(axis=(0, 2))
+    start = int(np.argmax(energy)) * block - int(round(lead_s * RATE))
+    start = min(max(start, 0), audio.shape[1] - length)
+    return audio[:, start : start + length]
+
+
+def demo_requests(project, model: str, device: str, seed: int, other_prompts: bool):
+    """(layer name, request) for each demo layer, as the main job asks, with ``seed``; with
+    ``other_prompts`` each layer carries the next layer's prompts."""
+    from foleystudio.generation import request_for_layer
+
+    layers = list(project.layers)
+    for number, layer in enumerate(layers):
+        request = request_for_layer(project, layer, model=model, device=device, seed=seed)
+        if other_prompts:
+            donor = layers[(number + 1) % len(layers)]
+            request = dataclasses.replace(request, on_screen_prompt=donor.on_screen_prompt,
+                                          off_screen_prompt=donor.off_screen_prompt)
+        yield layer.name, dataclasses.replace(request, variations=1)
+
+
+def verdicts(judge, audios: list[np.ndarray], category: str) -> dict:
+    """The judge on ``audios`` against ``category``: hit rate, mean rank and probability, the most
+    common verdict (None when the judge does not know the category)."""
+    if not audios:
+        return {"takes": 0}
+    probabilities = judge.probabilities(judge.features([judged_excerpt(a) for a in audios]))
+    said = [judge.categories[i] for i in probabilities.argmax(axis=1)]
+    result = {"takes": len(audios), "most_common_verdict": Counter(said).most_common(1)[0][0],
+              "verdicts": dict(Counter(said).most_common())}
+    if category not in judge.categories:
+        return {**result, "hit_rate": None, "note": f"the judge was not trained on {category!r}"}
+    column = judge.categories.index(category)
+    ranks = (probabilities > probabilities[:, [column]]).sum(axis=1) + 1
+    return {**result, "hit_rate": float(np.mean([s == category for s in said])),
+            "mean_rank": float(ranks.mean()), "mean_probability": float(probabilities[:, column].mean())}
+
+
+def run(index, model: str, seeds: int, train_limit: int | None, device: str) -> dict:
+    """The report for ``index`` (an index folder, or an `Index`), ``model`` and seeds 0..seeds-1."""
+    from foleystudio.demo_project import ensure_demo_project
+    from foleystudio.engine.builder import load_engine
+    from foleystudio.engine.pipeline import generate, run_to_end
+    from foleystudio.project.store import load_project
+    from foleystudio.training.index import read_index
+
+    if isinstance(index, (str, Path)):
+        index = read_index(index)
+    started = time.perf_counter()
+    judge = fit_judge(*judge_training_set(index, train_limit, JUDGE_SECONDS))
+    judge_s = time.perf_counter() - started
+    engine = load_engine(model, device)
+    with tempfile.TemporaryDirectory() as folder:
+        project = load_project(ensure_demo_project(folder))
+        synthesised = {layer.name: _take_audio(project, layer) for layer in project.layers}
+        takes: dict[str, dict[str, list]] = {kind: {name: [] for name in synthesised}
+                                             for kind in ("generated", "generated_other_prompts")}
+        started = time.perf_counter()
+        for seed in range(seeds):
+            for kind, other in (("generated", False), ("generated_other_prompts", True)):
+                for name, request in demo_requests(project, model, str(engine.device), seed, other):
+                    takes[kind][name].append(run_to_end(generate(engine, request))[0].audio)
+        generate_s = time.perf_counter() - started
+    layers = {}
+    for name, audio in synthesised.items():
+        category = LAYER_CATEGORIES.get(name, "")
+        real = [a for clip in index.split("val") if clip.category == category
+                if (a := read_clip(clip, Path(index.library_root), JUDGE_SECONDS)) is not None]
+        layers[name] = {"category": category,
+                        **{kind: verdicts(judge, takes[kind][name], category) for kind in takes},
+                        "synthesised": verdicts(judge, [audio], category),
+                        "real_held_out": _real_verdicts(judge, real, category)}
+    return {"model": engine.model_id, "device": str(engine.device), "seeds": seeds,
+            "judge": {"categories": len(judge.categories), "train_clips": judge.clips,
+                      "chance": 1.0 / len(judge.categories), "fit_s": round(judge_s, 1)},
+            "judged_seconds": JUDGE_SECONDS, "layers": layers, "generate_s": round(generate_s, 1)}
+
+
+def _take_audio(project, layer) -> np.ndarray:
+    from foleystudio.audio.io import read_audio
+
+    audio, _ = read_audio(project.resolve(layer.selected_take.audio), sample_rate=RATE, channels=2)
+    return audio
+
+
+def _real_verdicts(judge, real: list[np.ndarray], category: str) -> dict:
+    """Real clips are judged on their first seconds, as `evaluate` reads them, not re-cut."""
+    if not real or category not in judge.categories:
+        return {"clips": len(real)}
+    said = judge.predict_features(judge.features(real))
+    return {"clips": len(real), "hit_rate": float(np.mean([s == category for s in said]))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index", required=True, help="corpus index folder (its training split trains the judge)")
+    parser.add_argument("--model", default="default", help="model folder or name (default: the shipped model)")
+    parser.add_argument("--seeds", type=int, default=8, help="takes per layer and kind, seeds 0..N-1")
+    parser.add_argument("--train-limit", type=int, default=None, help="judge training clips (default: all)")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    print(json.dumps(run(args.index, args.model, args.seeds, args.train_limit, args.device), indent=2))
+
+
+if __name__ == "__main__":
+    main()

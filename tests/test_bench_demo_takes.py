@@ -1,0 +1,86 @@
+"""bench/demo_takes.py: the judge's verdicts on the demo project's takes (run by hand on the corpus;
+this checks its excerpt, its counting and its set-up on a tiny model and a three-category index)."""
+
+
+import numpy as np
+import pytest
+
+from foleystudio.audio.wav import write_wav
+from foleystudio.training.index import Clip, Index
+from tests._bench import load_bench
+
+RATE = 44100
+
+
+def _bench():
+    return load_bench("demo_takes")
+
+
+def test_the_judged_excerpt_starts_just_before_the_loudest_moment_and_stays_inside_the_take():
+    bench = _bench()
+    take = np.zeros((2, 10 * RATE), np.float32)
+    take[:, 3 * RATE : 3 * RATE + 100] = 0.5
+    excerpt = bench.judged_excerpt(take, seconds=4.0, lead_s=0.1)
+    assert excerpt.shape == (2, 4 * RATE)
+    assert np.flatnonzero(excerpt[0])[0] == int(0.1 * RATE)  # the click, 0.1 s in
+    late = np.zeros_like(take)
+    late[:, -200:] = 0.5
+    assert np.flatnonzero(bench.judged_excerpt(late, seconds=4.0)[0])[0] == 4 * RATE - 200  # the last 4 s
+    short = take[:, : 2 * RATE]
+    assert bench.judged_excerpt(short, seconds=4.0) is short
+
+
+class _Judge:
+    """Fixed probabilities per take, in the order the takes come."""
+
+    categories = ("doors/mechanisms", "footsteps", "wind/weather")
+
+    def __init__(self, rows):
+        self.rows = np.asarray(rows, dtype=np.float32)
+
+    def features(self, audios):
+        return np.zeros((len(audios), 1))
+
+    def probabilities(self, features):
+        return self.rows[: len(features)]
+
+
+def test_verdicts_count_hits_ranks_and_probabilities():
+    bench = _bench()
+    judge = _Judge([[0.2, 0.7, 0.1], [0.5, 0.3, 0.2], [0.1, 0.2, 0.7]])
+    takes = [np.zeros((2, RATE), np.float32)] * 3
+    result = bench.verdicts(judge, takes, "footsteps")
+    assert result["hit_rate"] == pytest.approx(1 / 3)
+    assert result["mean_rank"] == pytest.approx((1 + 2 + 2) / 3)
+    assert result["mean_probability"] == pytest.approx(0.4)
+    assert result["verdicts"] == {"footsteps": 1, "doors/mechanisms": 1, "wind/weather": 1}
+    unknown = bench.verdicts(judge, takes, "animals")
+    assert unknown["hit_rate"] is None and "not trained" in unknown["note"]
+    assert bench.verdicts(judge, [], "footsteps") == {"takes": 0}
+
+
+def _clip(number: int, path: str, category: str, split: str) -> Clip:
+    return Clip(id=str(number), path=path, caption=f"{category} sound", caption_source="words", category=category,
+                duration_s=1.0, channels=2, sample_rate=RATE, licence="", credit="", source=path, split=split,
+                size=0, mtime=0.0)
+
+
+def test_the_bench_judges_every_demo_layer_in_each_kind(tmp_path):
+    bench = _bench()
+    rng = np.random.default_rng(0)
+    clips = []
+    for number, (category, split) in enumerate([(c, s) for c in bench.LAYER_CATEGORIES.values()
+                                                for s in ("train", "train", "val")]):
+        name = f"clip{number}.wav"
+        spectrum_tilt = np.cumsum(rng.standard_normal((2, RATE)), axis=1) if category == "wind/weather" else 0.0
+        write_wav(tmp_path / name, (0.05 * rng.standard_normal((2, RATE)) + 0.001 * spectrum_tilt).astype(np.float32),
+                  RATE, bit_depth=24)
+        clips.append(_clip(number, name, category, split))
+    report = bench.run(Index(tmp_path, clips, []), "preset:tiny", seeds=1, train_limit=None, device="cpu")
+    assert report["judge"]["categories"] == 3 and report["judge"]["train_clips"] == 6
+    assert set(report["layers"]) == set(bench.LAYER_CATEGORIES)
+    for name, layer in report["layers"].items():
+        assert layer["category"] == bench.LAYER_CATEGORIES[name]
+        for kind in ("generated", "generated_other_prompts", "synthesised"):
+            assert 0.0 <= layer[kind]["hit_rate"] <= 1.0 and 1 <= layer[kind]["mean_rank"] <= 3
+        assert layer["generated"]["takes"] == 1 and layer["real_held_out"]["clips"] == 1
