@@ -103,6 +103,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="dit: weight of the loudness-consistency loss, in LU, on the model's clean estimate "
                              "(foley-small was fine-tuned with 0.02); refiner: weight of the 400 ms loudness "
                              "distance, in LU, between the shaped and the real spectrum (default 0: off)")
+    parser.add_argument("--shape-loss", choices=("db_l1", "itakura_saito"), default="db_l1",
+                        help="refiner: the within-band shape loss: L1 of bin levels in dB (default; foley-small's "
+                             "first refiner) or the Itakura-Saito divergence of bin power, which the band means "
+                             "agree with (see RefinerTask)")
     parser.add_argument("--category-weight", type=_non_negative, default=0.0, metavar="W",
                         help="dit: weight of the text category loss: the caption's sound category, read off the "
                              "text encoder by a head whose output steers the DiT; adds the head (over the data's "
@@ -172,6 +176,8 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
 
     if kind not in ("dit", "refiner") and args.loudness_weight > 0:
         raise UserInputError("--loudness-weight trains the generator (dit) or the codec's refiner only")
+    if kind != "refiner" and args.shape_loss != "db_l1":
+        raise UserInputError("--shape-loss trains the codec's refiner only")
     if kind != "dit" and args.category_weight > 0:
         raise UserInputError("--category-weight trains the generator (dit) only")
     if kind != "dit" and args.reference_probability > 0:
@@ -194,7 +200,7 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
             return tasks.PhaseTask(tasks.with_phase_decoder(engine), waves, val, data=info)
         if kind == "refiner":
             return tasks.RefinerTask(tasks.with_refiner(engine), waves, val, data=info,
-                                     loudness_weight=args.loudness_weight)
+                                     loudness_weight=args.loudness_weight, shape_loss=args.shape_loss)
         return tasks.CodecTask(engine, waves, val, data=info)
     if fresh:  # a new generator gets a tokenizer trained on this data's captions
         engine = _with_fresh_tokenizer(engine, cache.captions("train"))
@@ -245,6 +251,7 @@ def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool,
         return 0
     step = load_ema_into(task, run_dir)
     weights = f", loudness weight {args.loudness_weight:g}" if args.loudness_weight else ""
+    weights += f", shape loss {args.shape_loss}" if args.shape_loss != "db_l1" else ""
     weights += f", category weight {args.category_weight:g}" if args.category_weight else ""
     weights += f", reference probability {args.reference_probability:g}" if args.reference_probability else ""
     extra = (f"- batch size {config.batch_size} x {config.grad_accum}, lr {config.lr:g}, EMA {config.ema_decay}"

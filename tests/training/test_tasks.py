@@ -257,9 +257,17 @@ def test_train_and_finetune_commands(tmp_path, capsys):
     assert _same_weights(refined.generator, load_engine(model, "cpu").generator)
     args = parser.parse_args(["finetune", str(tmp_path / "refined" / "model"), "--component", "codec", "--data",
                               str(tmp_path / "cache"), "--out", str(tmp_path / "refined2"), "--steps", "2",
-                              "--batch-size", "2", "--device", "cpu"])
+                              "--batch-size", "2", "--device", "cpu", "--shape-loss", "itakura_saito"])
     assert args.run(args) == 0
-    assert "refiner trained" in (tmp_path / "refined2" / "model" / "MODEL_CARD.md").read_text()
+    card = (tmp_path / "refined2" / "model" / "MODEL_CARD.md").read_text()
+    assert "refiner trained" in card and "shape loss itakura_saito" in card
+    logged = [json.loads(line) for line in (tmp_path / "refined2" / "metrics.jsonl").read_text().splitlines()]
+    trained = [row for row in logged if row["kind"] == "train"]  # the loss is the divergence, not dB L1
+    assert trained and all(row["loss"] == pytest.approx(row["shape_is"], rel=1e-5) for row in trained)
+    args = parser.parse_args(["train", "phase", "--from", str(tmp_path / "refined" / "model"), "--data", "x",
+                              "--out", str(tmp_path / "no"), "--shape-loss", "itakura_saito"])
+    with pytest.raises(UserInputError, match="refiner only"):
+        args.run(args)
     args = parser.parse_args(["train", "phase", "--from", str(tmp_path / "refined" / "model"), "--data",
                               str(tmp_path / "cache"), "--out", str(tmp_path / "phased"), "--steps", "2",
                               "--batch-size", "2", "--device", "cpu"])
@@ -427,3 +435,46 @@ def test_the_training_chain_lufs_then_dit_from_it_with_the_shared_frame_encoder(
     assert dit_model.generator.config.trained_prompts == ("video", "text")
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "dit", "--data", "x", "--out", "y", "--video-probability", "1.5"])
+
+
+def test_on_noise_db_l1_pays_the_refiner_to_ring_and_itakura_saito_does_not():
+    """Why the Itakura-Saito shape loss exists: the band means fix each band's mean power, dB L1
+    rewards each bin's median level, and on noise (median power 1.6 dB under the mean) the power
+    left over is cheapest in one loud bin per band; the Itakura-Saito divergence prefers the flat shape."""
+    engine = with_refiner(build_engine(preset("tiny")), width=8)
+    generator = torch.Generator().manual_seed(0)
+    waves = [0.1 * torch.randn(2, 44100, generator=generator) for _ in range(2)]
+    by_loss = {name: RefinerTask(engine, waves, segment_seconds=0.9, shape_loss=name)
+               for name in ("db_l1", "itakura_saito")}
+    batch = by_loss["db_l1"].make_batch([0, 1], torch.Generator().manual_seed(1))
+    refiner = engine.codec.refiner
+    filterbank = engine.codec.filterbank
+    ringing = torch.zeros_like(refiner.head.bias)
+    for band in range(filterbank.shape[1]):
+        width = int((filterbank[:, band] > 0).sum())
+        if width >= 150:  # one bin per wide band carries the third of the power the median leaves over
+            ringing[int(filterbank[:, band].argmax())] = 10.0 * math.log10(0.3 * width)
+
+    def losses():
+        with torch.no_grad():
+            return {name: task.loss(batch, None)[0].item() for name, task in by_loss.items()}
+
+    flat = losses()  # the head starts at zero: the even spread
+    with torch.no_grad():
+        refiner.head.bias.copy_(ringing)
+    rung = losses()
+    assert rung["db_l1"] < flat["db_l1"] - 0.03  # measured 4.337 -> 4.280 dB
+    assert rung["itakura_saito"] > flat["itakura_saito"] + 0.03  # measured 0.906 -> 0.977
+    with pytest.raises(ValueError, match="shape_loss"):
+        RefinerTask(engine, waves, shape_loss="l2")
+
+
+def test_itakura_saito_is_zero_when_equal_and_bounded_for_a_muted_bin():
+    from foleystudio.training.tasks import IS_LOG_RATIO_LIMIT, itakura_saito
+
+    assert itakura_saito(torch.zeros(5)).item() == 0.0
+    one = torch.tensor([math.log(2.0)])
+    assert itakura_saito(one).item() == pytest.approx(2.0 - math.log(2.0) - 1.0)
+    assert itakura_saito(-one).item() == pytest.approx(0.5 + math.log(2.0) - 1.0)  # asymmetric
+    muted = itakura_saito(torch.tensor([200.0])).item()
+    assert muted == pytest.approx(math.exp(IS_LOG_RATIO_LIMIT) - IS_LOG_RATIO_LIMIT - 1.0)
