@@ -1,7 +1,7 @@
 """Reconstruction benchmark of the audio codecs; prints one JSON object.
 
   .venv/bin/python bench/codec.py [--audio DIR | --index DIR] [--learned-weights FILE.safetensors]
-                                  [--model FOLDER] [--max-files N] [--threads N]
+                                  [--model FOLDER ...] [--models-only] [--max-files N] [--threads N]
 
 For the analytic codec (``SMALL_ANALYTIC_CODEC``, log-mel + Griffin-Lim) and the learned codec
 (``SMALL_LEARNED_CODEC``; untrained — weights drawn from seed 0 — unless ``--learned-weights`` gives
@@ -19,6 +19,10 @@ if it has a trained refiner (``foleystudio.engine.codec.refiner``), the codec wi
 (band-envelope Griffin-Lim, the untrained decoder foley-small shipped first). If the folder's codec
 keeps loudness (``griffin_lim_keep_loudness``), the even spread with that finish is scored too, so
 that the finish and the trained shape can be told apart.
+
+``--model`` may be given more than once to compare models in one run (names then come from the
+folders: a run's ``RUN/model`` by its run's name); ``--models-only`` scores only the models' own
+codecs, no baselines and no variants.
 
 ``--index DIR`` takes the held-out clips of a corpus index instead (split ``val``, clips of at least
 0.5 s, their first 4 s: the clips and excerpts ``foleystudio evaluate`` scores the codec on).
@@ -140,14 +144,20 @@ def index_set(index_dir: Path, max_files: int | None,
 
 
 # ---- codecs ----------------------------------------------------------------------------------
-def model_codecs(folder: Path) -> dict[str, AudioCodec]:
+def _folder_label(folder: Path) -> str:
+    """A run's exported model (``RUN/model``) by its run's name, other folders by their own."""
+    return folder.parent.name if folder.name == "model" else folder.name
+
+
+def model_codecs(folder: Path, label: str | None = None) -> dict[str, AudioCodec]:
     """A model folder's codec and, if it has a trained phase decoder, the same codec with
     Griffin-Lim's phase instead (the refiner kept); if it has a trained refiner, the codec without
-    either (band envelopes) and, if it keeps loudness, the even spread with that finish."""
+    either (band envelopes) and, if it keeps loudness, the even spread with that finish. Named
+    ``<label>_...``, the label by default the model's config name."""
     from foleystudio.engine.builder import load_engine
 
     engine = load_engine(folder, "cpu")
-    name = engine.config.name
+    name = label or engine.config.name
     codecs = {f"{name}_model": engine.codec.eval()}
     if not isinstance(engine.codec, AnalyticCodec):
         return codecs
@@ -235,7 +245,11 @@ def main() -> None:
     parser.add_argument("--audio", type=Path, help="folder of sound files (default: the synthetic set)")
     parser.add_argument("--index", type=Path, help="corpus index: its held-out clips (instead of --audio)")
     parser.add_argument("--learned-weights", type=Path, help="safetensors state dict of SMALL_LEARNED_CODEC")
-    parser.add_argument("--model", type=Path, help="also this model folder's codec (and it without its refiner)")
+    parser.add_argument("--model", type=Path, action="append", default=[],
+                        help="also this model folder's codec (and it without its refiner); repeat to compare "
+                             "models, then named by their folders")
+    parser.add_argument("--models-only", action="store_true",
+                        help="score only the --model folders' own codecs (no baselines, no variants)")
     parser.add_argument("--max-files", type=int, help="use at most this many files of --audio")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     args = parser.parse_args()
@@ -247,11 +261,15 @@ def main() -> None:
         clips, left_out = (synthetic_set(), {}) if args.audio is None else folder_set(args.audio, args.max_files)
     if not clips:
         raise SystemExit(f"no usable audio in {args.index or args.audio}")
-    codecs = {
+    if args.models_only and not args.model:
+        raise SystemExit("--models-only needs at least one --model")
+    codecs = {} if args.models_only else {
         "analytic_small": AnalyticCodec(SMALL_ANALYTIC_CODEC),
         "learned_small" + ("" if args.learned_weights else "_untrained"): learned_codec(args.learned_weights),
-        **(model_codecs(args.model) if args.model else {}),
     }
+    for folder in args.model:
+        named = model_codecs(folder, _folder_label(folder) if len(args.model) > 1 else None)
+        codecs.update(dict(list(named.items())[:1]) if args.models_only else named)
     result = {
         "audio": (f"held-out clips of {args.index}" if args.index else
                   "synthetic set (seed 0)" if args.audio is None else str(args.audio)),

@@ -43,8 +43,13 @@ def test_a_refined_model_is_scored_with_and_without_its_refiner_and_finish(tmp_p
 def test_a_model_without_the_loudness_finish_is_not_scored_with_it(tmp_path):
     config = preset("tiny")
     codec = dataclasses.replace(config.codec, refiner_width=8, griffin_lim_projection="bins")
-    folder = save_engine(build_engine(dataclasses.replace(config, codec=codec)), tmp_path / "refined", "test")
-    assert set(_bench_module().model_codecs(folder)) == {f"{config.name}_model", f"{config.name}_without_refiner"}
+    (tmp_path / "run").mkdir()
+    folder = save_engine(build_engine(dataclasses.replace(config, codec=codec)), tmp_path / "run" / "model", "test")
+    bench = _bench_module()
+    assert set(bench.model_codecs(folder)) == {f"{config.name}_model", f"{config.name}_without_refiner"}
+    # Models compared in one run are named by their folders: a run's exported model by the run.
+    assert set(bench.model_codecs(folder, bench._folder_label(folder))) == {"run_model", "run_without_refiner"}
+    assert bench._folder_label(tmp_path / "foley-small") == "foley-small"
 
 
 def test_a_phase_decoded_model_is_also_scored_with_griffin_lims_phase_and_its_own_refiner(tmp_path):
