@@ -166,11 +166,11 @@ def model_codecs(folder: Path, label: str | None = None) -> dict[str, AudioCodec
     if griffin is not config:
         codecs[f"{name}_griffin_lim_phase"] = _with_weights(AnalyticCodec(griffin), engine.codec)
     if config.refiner_width:
-        untrained = dataclasses.replace(griffin, refiner_width=0, griffin_lim_projection="bands",
-                                        griffin_lim_keep_loudness=False)
+        spread = dataclasses.replace(griffin, refiner_width=0, refiner_smoothing=0.0)
+        untrained = dataclasses.replace(spread, griffin_lim_projection="bands", griffin_lim_keep_loudness=False)
         codecs[f"{name}_without_refiner"] = AnalyticCodec(untrained)
         if config.griffin_lim_keep_loudness:  # the loudness finish alone, on the even spread
-            codecs[f"{name}_spread_keeping_loudness"] = AnalyticCodec(dataclasses.replace(griffin, refiner_width=0))
+            codecs[f"{name}_spread_keeping_loudness"] = AnalyticCodec(spread)
     return codecs
 
 

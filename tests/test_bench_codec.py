@@ -18,7 +18,7 @@ def _bench_module():
 def test_a_refined_model_is_scored_with_and_without_its_refiner_and_finish(tmp_path):
     config = preset("tiny")
     codec = dataclasses.replace(config.codec, refiner_width=8, griffin_lim_projection="bins",
-                                griffin_lim_keep_loudness=True)
+                                griffin_lim_keep_loudness=True, refiner_smoothing=0.125)
     engine = build_engine(dataclasses.replace(config, codec=codec))
     folder = save_engine(engine, tmp_path / "refined", "a tiny refined test model")
     bench = _bench_module()
@@ -30,6 +30,7 @@ def test_a_refined_model_is_scored_with_and_without_its_refiner_and_finish(tmp_p
         0, "bands", False)
     spread = codecs[f"{name}_spread_keeping_loudness"].config
     assert (spread.refiner_width, spread.griffin_lim_keep_loudness) == (0, True)
+    assert without.refiner_smoothing == spread.refiner_smoothing == 0.0  # nothing left to smooth
     # All three decode the same latent; the scores are finite numbers.
     t = np.arange(int(0.5 * 44100)) / 44100
     wave = (0.1 * np.sin(2 * np.pi * 330 * t)).astype(np.float32)

@@ -65,7 +65,7 @@ def _voice_like(seconds: float = 2.0) -> torch.Tensor:
 
 def test_the_trained_refiner_decodes_a_harmonic_sound_better_than_the_even_spread():
     engine = load_engine(FOLDER, "cpu")
-    untrained = AnalyticCodec(dataclasses.replace(engine.codec.config, refiner_width=0,
+    untrained = AnalyticCodec(dataclasses.replace(engine.codec.config, refiner_width=0, refiner_smoothing=0.0,
                                                   griffin_lim_projection="bands", griffin_lim_keep_loudness=False))
     wave = _voice_like()
     with torch.no_grad():

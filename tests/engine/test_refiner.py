@@ -10,7 +10,12 @@ import pytest
 import torch
 
 from foleystudio.engine.codec import SMALL_ANALYTIC_CODEC, TINY_ANALYTIC_CODEC, AnalyticCodec, AnalyticCodecConfig
-from foleystudio.engine.codec.refiner import MagnitudeRefiner, _tridiagonal_solve, shaped_bin_power
+from foleystudio.engine.codec.refiner import (
+    MagnitudeRefiner,
+    _tridiagonal_solve,
+    correction_smoothing,
+    shaped_bin_power,
+)
 from foleystudio.engine.codec.spectral import partition_mel_filterbank
 from foleystudio.engine.config_io import config_from_dict
 from foleystudio.errors import UserInputError
@@ -127,3 +132,56 @@ def test_the_refiner_output_is_bounded():
     with torch.no_grad():
         refiner.head.bias.fill_(1e6)
     assert refiner(torch.zeros(1, 4, 5)).abs().max().item() <= 40.0 + 1e-3
+
+
+# ---- the correction smoothed along frequency ---------------------------------------------------------------
+
+
+def test_the_smoothing_averages_over_part_of_each_band_keeps_slopes_and_leaves_narrow_bands_alone():
+    filterbank, _ = _filterbank()
+    smoothing = correction_smoothing(filterbank, 0.25)
+    assert smoothing.shape == (1025, 1025) and torch.allclose(smoothing.sum(dim=1), torch.ones(1025))
+    diagonal = smoothing.diagonal()
+    assert diagonal[:3].min().item() > 0.7 and diagonal[800].item() < 0.1  # narrow bands barely, wide ones much
+    bins = torch.arange(1025, dtype=torch.float32)
+    slope = 0.01 * bins  # a tilt: a symmetric window keeps it away from the ends
+    assert (smoothing @ slope - slope)[50:-50].abs().max().item() < 1e-3
+    line = torch.zeros(1025)
+    line[800] = 20.0  # a one-bin line 20 dB up, where the bands are ~200 bins wide
+    smoothed = smoothing @ line
+    assert smoothed.max().item() < 1.0 and smoothed.sum().item() == pytest.approx(20.0, rel=0.05)
+    assert torch.equal(correction_smoothing(filterbank, 0.0), torch.eye(1025))
+    with pytest.raises(ValueError, match=">= 0"):
+        correction_smoothing(filterbank, -0.5)
+
+
+def test_a_refiner_that_rings_decodes_noise_without_lines_once_smoothed():
+    from foleystudio.engine.codec.metrics import tonal_excess_db
+
+    config = dataclasses.replace(SMALL_ANALYTIC_CODEC, refiner_width=8, griffin_lim_projection="bins",
+                                 griffin_lim_iterations=4)
+    noise = 0.05 * torch.randn(1, 2, 2 * RATE, generator=torch.Generator().manual_seed(0))
+    excess = {}
+    for smoothing in (0.0, 0.125):
+        codec = AnalyticCodec(dataclasses.replace(config, refiner_smoothing=smoothing)).eval()
+        with torch.no_grad():
+            codec.refiner.head.bias[[400, 560, 750, 930]] = 20.0  # foley-small's fault: lines at fixed bins
+            decoded = codec.decode(codec.encode(noise))[0, :, : noise.shape[-1]]
+        excess[smoothing] = tonal_excess_db(decoded.numpy())
+    assert excess[0.0] > 8.0 and excess[0.125] < 5.0  # measured 18.1 and 3.7 dB (white noise itself: 2)
+
+
+def test_refiner_smoothing_is_checked_and_old_folders_have_none():
+    for bad in (-0.1, 4.5, float("nan"), True, "0.5"):
+        with pytest.raises(UserInputError, match="refiner_smoothing"):
+            AnalyticCodecConfig(refiner_width=8, refiner_smoothing=bad)
+    with pytest.raises(UserInputError, match="no refiner"):
+        AnalyticCodecConfig(refiner_smoothing=0.25)
+    old = {k: v for k, v in dataclasses.asdict(REFINED).items() if k != "refiner_smoothing"}
+    codec = AnalyticCodec(config_from_dict(AnalyticCodecConfig, old))
+    assert codec.config.refiner_smoothing == 0.0 and codec.correction_smoothing is None
+    # Smoothing is along frequency only: a chunk needs no more context, and equals the whole decode.
+    smoothed = _randomised(AnalyticCodec(dataclasses.replace(REFINED, refiner_smoothing=0.5)))
+    assert smoothed.chunking == codec.chunking
+    assert chunked_decode_error(smoothed, smoothed.encode(_harmonic_noise(4.0))) < 1e-4
+    assert not any("smoothing" in key for key in smoothed.state_dict())  # derived, never saved
