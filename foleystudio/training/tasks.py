@@ -297,6 +297,10 @@ class RefinerTask(_WaveCropTask):
     L1-trained refiner of foley-small rings at seven fixed bins (6.9-20 kHz, 17-22 dB over their
     neighbours) whatever it decodes. The Itakura-Saito divergence (the likelihood of a Gaussian
     signal's power) is minimised by the expected power, which the band means agree with.
+    Tried on foley-small (1,500 steps from its refiner): the high lines went, but the decoded power
+    grew peaks at 0.4-2.7 kHz instead (8-12 dB; white noise decoded still 16 dB tonal against 19):
+    the mean follows the tones that some recordings share, as the median followed the noise. The
+    codec's ``refiner_smoothing`` is what removed the lines; this loss was not shipped.
 
     With ``loudness_weight`` > 0 it adds that weight times the L1 distance in LU between the shaped
     and the real spectrum's loudness over 400 ms windows (``AnalyticCodec.window_loudness_lufs``,
