@@ -72,8 +72,9 @@ def demo_requests(project, model: str, device: str, seed: int, other_prompts: bo
 
 
 def verdicts(judge, audios: list[np.ndarray], category: str) -> dict:
-    """The judge on ``audios`` against ``category``: hit rate, mean rank and probability, the most
-    common verdict (None when the judge does not know the category)."""
+    """The judge on ``audios`` against ``category``: the verdicts and the most common one, and the
+    hit rate, mean rank and mean probability of ``category`` (hit rate None, with a note, when the
+    judge does not know the category)."""
     if not audios:
         return {"takes": 0}
     probabilities = judge.probabilities(judge.features([judged_excerpt(a) for a in audios]))

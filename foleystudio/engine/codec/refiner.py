@@ -94,8 +94,9 @@ def correction_smoothing(filterbank: torch.Tensor, fraction: float) -> torch.Ten
     Why: the refiner reads band levels only, so where in a band a narrow peak belongs is something
     it cannot know; trained on the median level per bin it learned peaks at fixed bins anyway
     (foley-small: seven lines 6.9-20 kHz, 17-22 dB over their neighbours, in every decode). Averaged
-    over a fraction of a band, a one-bin line is spread to nothing audible, while the tilt and the
-    broad resonances the refiner is for stay. Where bands are a few bins wide the window is one bin.
+    over a fraction of a band, a one-bin line becomes a low bump as wide as the window, while the
+    tilt and the broad resonances the refiner is for stay. Where bands are a few bins wide the
+    window is one bin.
     """
     if not 0.0 <= fraction:
         raise ValueError(f"the smoothing fraction must be >= 0, got {fraction}")
