@@ -149,17 +149,17 @@ def _folder_label(folder: Path) -> str:
     return folder.parent.name if folder.name == "model" else folder.name
 
 
-def model_codecs(folder: Path, label: str | None = None) -> dict[str, AudioCodec]:
-    """A model folder's codec and, if it has a trained phase decoder, the same codec with
-    Griffin-Lim's phase instead (the refiner kept); if it has a trained refiner, the codec without
-    either (band envelopes) and, if it keeps loudness, the even spread with that finish. Named
-    ``<label>_...``, the label by default the model's config name."""
+def model_codecs(folder: Path, label: str | None = None, variants: bool = True) -> dict[str, AudioCodec]:
+    """A model folder's codec and, with ``variants``: if it has a trained phase decoder, the same
+    codec with Griffin-Lim's phase instead (the refiner kept); if it has a trained refiner, the codec
+    without either (band envelopes) and, if it keeps loudness, the even spread with that finish.
+    Named ``<label>_...``, the label by default the model's config name."""
     from foleystudio.engine.builder import load_engine
 
     engine = load_engine(folder, "cpu")
     name = label or engine.config.name
     codecs = {f"{name}_model": engine.codec.eval()}
-    if not isinstance(engine.codec, AnalyticCodec):
+    if not variants or not isinstance(engine.codec, AnalyticCodec):
         return codecs
     config = engine.codec.config
     griffin = config.with_griffin_lim_phase()
@@ -268,8 +268,8 @@ def main() -> None:
         "learned_small" + ("" if args.learned_weights else "_untrained"): learned_codec(args.learned_weights),
     }
     for folder in args.model:
-        named = model_codecs(folder, _folder_label(folder) if len(args.model) > 1 else None)
-        codecs.update(dict(list(named.items())[:1]) if args.models_only else named)
+        codecs.update(model_codecs(folder, _folder_label(folder) if len(args.model) > 1 else None,
+                                   variants=not args.models_only))
     result = {
         "audio": (f"held-out clips of {args.index}" if args.index else
                   "synthetic set (seed 0)" if args.audio is None else str(args.audio)),

@@ -51,6 +51,7 @@ def test_a_model_without_the_loudness_finish_is_not_scored_with_it(tmp_path):
     # Models compared in one run are named by their folders: a run's exported model by the run.
     assert set(bench.model_codecs(folder, bench._folder_label(folder))) == {"run_model", "run_without_refiner"}
     assert bench._folder_label(tmp_path / "foley-small") == "foley-small"
+    assert set(bench.model_codecs(folder, variants=False)) == {f"{config.name}_model"}  # --models-only
 
 
 def test_a_phase_decoded_model_is_also_scored_with_griffin_lims_phase_and_its_own_refiner(tmp_path):

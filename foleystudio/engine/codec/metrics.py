@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torchaudio.functional
+from scipy.ndimage import median_filter
 
 from foleystudio.audio.loudness import loudness_curve
 from foleystudio.errors import UserInputError
@@ -152,9 +153,7 @@ def tonal_excess_db(wave, sample_rate: int = 44100) -> float:
     if not power.any():
         return float("nan")
     level = 10.0 * np.log10(power + power.max() * 1e-12)
-    half = LINE_MEDIAN_BINS // 2
-    padded = np.pad(level, half, mode="edge")
-    surroundings = np.median(np.lib.stride_tricks.sliding_window_view(padded, LINE_MEDIAN_BINS), axis=1)
+    surroundings = median_filter(level, LINE_MEDIAN_BINS, mode="nearest")
     frequencies = np.fft.rfftfreq(LINE_N_FFT, 1.0 / sample_rate)
     inside = (frequencies >= LINE_BAND_HZ[0]) & (frequencies <= LINE_BAND_HZ[1])
     excess = np.sort((level - surroundings)[inside])[::-1]
