@@ -114,6 +114,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference-probability", type=_probability, default=0.0, metavar="P",
                         help="dit: share of crops trained with a reference sound, up to 3 s of another clip with "
                              "the same caption (read as the codec's latent; analytic codecs only; default 0: off)")
+    parser.add_argument("--category-balance", type=_probability, default=0.0, metavar="E",
+                        help="dit: oversample rare sound categories, each repeated (largest category's count / "
+                             "its count) ** E times per epoch, rounded (0: the data as it is, the default; 0.5: "
+                             "inverse square root; at most 1)")
     parser.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                         help="continue from the run folder's last checkpoint (default)")
 
@@ -182,6 +186,8 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         raise UserInputError("--category-weight trains the generator (dit) only")
     if kind != "dit" and args.reference_probability > 0:
         raise UserInputError("--reference-probability trains the generator (dit) only")
+    if kind != "dit" and args.category_balance > 0:
+        raise UserInputError("--category-balance trains the generator (dit) only")
     if kind == "lufs":
         pairs = tasks.load_lufs_pairs(data)
         if not pairs:
@@ -212,7 +218,8 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         tasks.share_frame_encoder(engine)
     return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), data=info,
                          video_probability=args.video_probability, loudness_weight=args.loudness_weight,
-                         category_weight=args.category_weight, reference_probability=args.reference_probability)
+                         category_weight=args.category_weight, reference_probability=args.reference_probability,
+                         category_balance=args.category_balance)
 
 
 def _with_category_head(engine, cache):
@@ -254,6 +261,7 @@ def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool,
     weights += f", shape loss {args.shape_loss}" if args.shape_loss != "db_l1" else ""
     weights += f", category weight {args.category_weight:g}" if args.category_weight else ""
     weights += f", reference probability {args.reference_probability:g}" if args.reference_probability else ""
+    weights += f", category balance {args.category_balance:g}" if args.category_balance else ""
     extra = (f"- batch size {config.batch_size} x {config.grad_accum}, lr {config.lr:g}, EMA {config.ema_decay}"
              f"{weights}{note}")
     folder = task.export(run_dir / "model", steps=step, metrics=result.final_metrics, extra=extra, overwrite=True)

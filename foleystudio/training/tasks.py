@@ -16,7 +16,8 @@
   the frozen frame encoder plus raw motion energy, exactly as the pipeline reads a video file.
   With ``reference_probability`` > 0 that share gets a reference sound too (`DiTTask.reference_for`),
   given as the cached latent of another clip with the same caption; the generator must read
-  references as latents (`with_latent_references`).
+  references as latents (`with_latent_references`). With ``category_balance`` > 0 the items of rare
+  sound categories come round more often in an epoch (`balance.balanced_schedule`).
 * `LufsTask`: the LUFS predictor (`lufs_predictor.lufs_loss`) on (frames [T, H, W, 3] uint8 at 6 fps,
   curve [T, 2] LUFS) pairs from any source (rendered AV pairs, tests' synthetic frames).
 
@@ -45,6 +46,7 @@ from foleystudio.engine.codec.metrics import ACTIVE_LUFS
 from foleystudio.engine.config import EngineConfig, codec_latent
 from foleystudio.engine.request import compose_caption
 from foleystudio.errors import UserInputError
+from foleystudio.training.balance import balanced_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -474,7 +476,8 @@ class DiTTask(_Task):
 
     def __init__(self, engine, items: Sequence, val_items: Sequence = (), crop_seconds: float = 10.0,
                  data: DataInfo = DataInfo(), video_probability: float = 0.0, loudness_weight: float = 0.0,
-                 category_weight: float = 0.0, reference_probability: float = 0.0) -> None:
+                 category_weight: float = 0.0, reference_probability: float = 0.0,
+                 category_balance: float = 0.0) -> None:
         super().__init__(engine, data)
         if not items:
             raise ValueError("DiT training needs at least one cached item")
@@ -494,6 +497,8 @@ class DiTTask(_Task):
         engine.video_encoder.eval().requires_grad_(False)
         self._pictures: dict[_DitItem, tuple[torch.Tensor, torch.Tensor]] = {}  # see `_clip_picture`
         self.items = [self._prepare(item) for item in items]
+        # The epoch's item indices, rare categories repeated (`balance.balanced_schedule`).
+        self.schedule = balanced_schedule([item.category for item in self.items], category_balance)
         self._partners = _caption_partners(self.items)
         self.val_items = [self._prepare(item) for item in val_items] or self.items[:4]
         self.eval_prefix = _eval_prefix(bool(val_items))
@@ -528,7 +533,7 @@ class DiTTask(_Task):
                         item.caption)
 
     def item_count(self) -> int:
-        return len(self.items)
+        return len(self.schedule)
 
     def to(self, device) -> None:
         super().to(device)
@@ -621,8 +626,10 @@ class DiTTask(_Task):
         latents = torch.stack([nn.functional.pad(latent, (0, longest - latent.shape[1])) for latent, _ in pieces])
         return DitBatch(latents, lengths, [inputs for _, inputs in pieces], [item.category for item in items])
 
-    def make_batch(self, indices, generator) -> DitBatch:
+    def make_batch(self, positions, generator) -> DitBatch:
+        """A batch of the items at ``positions`` of the epoch's schedule."""
         pieces = []
+        indices = [self.schedule[position] for position in positions]
         for index in indices:
             item = self.items[index]
             room = max(0, item.latent.shape[1] - self.crop_frames)

@@ -98,16 +98,25 @@ def _parser():
     return parser
 
 
-def test_the_commands_train_with_references_and_store_a_bank_of_training_captions(tmp_path, capsys):
-    config = preset("tiny")
+def tiny_cache(tmp_path):
+    """A feature cache of five 1.5 s synthetic clips for the tiny preset."""
     index = index_object(tmp_path, count=5, seconds=1.5)
-    build_feature_cache(index, tmp_path / "cache", codec=build_engine(config).codec, clip_seconds=1.0)
-    parser = _parser()
-    args = parser.parse_args(["train", "dit", "--data", str(tmp_path / "cache"), "--out", str(tmp_path / "run"),
-                              "--preset", "tiny", "--steps", "2", "--batch-size", "2", "--device", "cpu",
-                              "--reference-probability", "0.5"])
+    build_feature_cache(index, tmp_path / "cache", codec=build_engine(preset("tiny")).codec, clip_seconds=1.0)
+    return tmp_path / "cache"
+
+
+def train_tiny_dit(parser, cache, out, *options, steps=2):
+    """Run `train dit` on the tiny preset; the model folder it writes."""
+    args = parser.parse_args(["train", "dit", "--data", str(cache), "--out", str(out), "--preset", "tiny",
+                              "--steps", str(steps), "--batch-size", "2", "--device", "cpu", *options])
     assert args.run(args) == 0
-    model = tmp_path / "run" / "model"
+    return out / "model"
+
+
+def test_the_commands_train_with_references_and_store_a_bank_of_training_captions(tmp_path, capsys):
+    tiny_cache(tmp_path)
+    parser = _parser()
+    model = train_tiny_dit(parser, tmp_path / "cache", tmp_path / "run", "--reference-probability", "0.5")
     assert "reference probability 0.5" in (model / "MODEL_CARD.md").read_text()
     bank_args = ["dataset", "reference-bank", str(tmp_path / "cache"), "--model", str(model), "--seconds", "0.5"]
     assert parser.parse_args(bank_args).run(parser.parse_args(bank_args)) == 0
@@ -122,11 +131,8 @@ def test_the_commands_train_with_references_and_store_a_bank_of_training_caption
     assert load_engine(model, "cpu").reference_bank is not None
     with pytest.raises(UserInputError, match="--replace"):
         parser.parse_args(bank_args).run(parser.parse_args(bank_args))
-    plain = tmp_path / "plain"
-    args = parser.parse_args(["train", "dit", "--data", str(tmp_path / "cache"), "--out", str(plain), "--preset",
-                              "tiny", "--steps", "1", "--batch-size", "2", "--device", "cpu"])
-    assert args.run(args) == 0
-    refused = ["dataset", "reference-bank", str(tmp_path / "cache"), "--model", str(plain / "model")]
+    plain = train_tiny_dit(parser, tmp_path / "cache", tmp_path / "plain", steps=1)
+    refused = ["dataset", "reference-bank", str(tmp_path / "cache"), "--model", str(plain)]
     with pytest.raises(UserInputError, match="waveforms"):
         parser.parse_args(refused).run(parser.parse_args(refused))
     lufs = parser.parse_args(["train", "lufs", "--data", "x", "--out", str(tmp_path / "no"),
