@@ -69,6 +69,9 @@ class EngineConfig:
     # Text and reference-audio guidance keep the loudness of scale 1 (`loudness_anchor`). Folders
     # written before it existed read False: they sample as they were evaluated.
     guidance_keeps_loudness: bool = field(default=False, metadata={READ_DEFAULT_IF_ABSENT: True})
+    # How far a take's spectral shape moves onto its reference sound's (`tone_match`), 0 to 1.
+    # Folders written before it existed read 0.
+    tone_match: float = field(default=0.0, metadata={READ_DEFAULT_IF_ABSENT: True})
 
     def __post_init__(self) -> None:
         channels, rate = codec_latent(self.codec)
@@ -89,11 +92,20 @@ class EngineConfig:
                 f"model config {self.name!r}: guidance that keeps loudness needs the analytic codec, which reads and "
                 f"shifts loudness in its latent; the learned codec cannot"
             )
+        self._check_tone_match()
         if self.long_take.window_s > self.generator.max_seconds:
             raise UserInputError(
                 f"model config {self.name!r}: long-take window {self.long_take.window_s} s exceeds the model's "
                 f"{self.generator.max_seconds} s"
             )
+
+    def _check_tone_match(self) -> None:
+        value = self.tone_match
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+            raise UserInputError(f"model config {self.name!r}: tone_match must be a number from 0 to 1 (got {value!r})")
+        if value > 0 and not isinstance(self.codec, AnalyticCodecConfig):
+            raise UserInputError(f"model config {self.name!r}: tone matching needs the analytic codec, whose latent is "
+                                 f"band levels; the learned codec's is not")
 
     @property
     def window_s(self) -> float:

@@ -225,13 +225,16 @@ def regenerate_region(
     seed: int,
     cancel: CancelSignal = None,
     finish_excerpt: Callable[[np.ndarray], np.ndarray] | None = None,
+    shape_region: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Generator[Step, None, np.ndarray]:
     """Regenerate ``plan``'s region of a take; yields Steps, returns the new (2, n) float32 wave.
 
     velocity_fn acts on the excerpt's latent [1, C, plan.excerpt_frames] (conditions for the
     excerpt start at take frame plan.excerpt_first_frame). ``finish_excerpt`` (e.g. loudness
     conformance) maps the decoded excerpt (2, m) to what is spliced in; it never touches samples
-    outside the region. Raises GenerationCancelled like sample().
+    outside the region. ``shape_region`` (e.g. the model's tone match) maps the regenerated frames'
+    latent [1, C, regen frames] before decoding; the kept frames are not passed through it, having
+    been shaped when the take was made. Raises GenerationCancelled like sample().
     """
     original_wave = _checked_wave(original_wave, plan)
     excerpt = torch.from_numpy(original_wave[:, plan.excerpt_start : plan.excerpt_stop].copy()).unsqueeze(0)
@@ -241,6 +244,9 @@ def regenerate_region(
         raise ValueError(f"codec gave {known.shape[-1]} latent frames for an excerpt of {plan.excerpt_frames}")
     latent = yield from inpaint_latent(known, plan.regen_start, plan.regen_stop, velocity_fn, config, seed, cancel)
     with torch.no_grad():
+        if shape_region is not None:
+            latent = latent.clone()
+            latent[..., plan.regen_start : plan.regen_stop] = shape_region(latent[..., plan.regen_start : plan.regen_stop])
         decoded = codec.decode(latent)
     regenerated = decoded[0].detach().to(device="cpu", dtype=torch.float32).numpy()
     if finish_excerpt is not None:

@@ -40,6 +40,7 @@ from foleystudio.engine.model import prompt_trained
 from foleystudio.engine.reference_bank import Retrieval
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import NoiseStream, SamplerConfig, Step, sample
+from foleystudio.engine.tone_match import ToneMatch
 from foleystudio.engine.video_features import iter_video_windows
 from foleystudio.errors import UserInputError
 
@@ -274,11 +275,12 @@ def generate(engine: Engine, request: GenerationRequest,
     config = SamplerConfig(method=request.sampler, steps=request.steps, shift=engine.config.sampler.shift)
     noise = NoiseStream(request.seed, request.variations)
     channels = engine.config.generator.latent_channels
+    toned = tone_match_for(engine, inputs)
     if len(plan.windows) == 1:
         velocity = velocity_for(engine, request, inputs, plan.total_frames)
         latent = yield from sample(velocity, noise.draw((channels, plan.total_frames), engine.device), config, cancel)
         with torch.no_grad():
-            waves = engine.codec.decode(latent.float()).cpu().numpy()
+            waves = engine.codec.decode(toned(latent.float())).cpu().numpy()
     else:
         logger.info("long take: %.1f s in %d windows", request.duration_s, len(plan.windows))
         rate = engine.generator.latent_rate
@@ -288,14 +290,24 @@ def generate(engine: Engine, request: GenerationRequest,
             return velocity_for(engine, request, window_inputs, window.frames)
 
         pieces = long_take(plan, window_velocity, noise, channels, config, engine.device, cancel)
-        waves = yield from _decoded_stream(engine, pieces)
+        waves = yield from _decoded_stream(engine, pieces, toned)
     samples = int(round(request.duration_s * SAMPLE_RATE))
     curve = target_curve(engine, request)
     return [_finish(engine, request, waves[index, :, :samples], curve, index, reading)
             for index in range(request.variations)]
 
 
-def _decoded_stream(engine: Engine, pieces: Generator[Step | LatentPiece, None, None]):
+def tone_match_for(engine: Engine, inputs: ConditionInputs) -> Callable[[torch.Tensor], torch.Tensor]:
+    """What the final latent goes through before decoding: the model's tone match towards the
+    request's reference sound (its own or the bank's, as the codec's latent), or nothing."""
+    strength = engine.config.tone_match
+    if strength <= 0 or inputs.reference_latent is None:
+        return lambda latent: latent
+    return ToneMatch(engine.codec, inputs.reference_latent.to(engine.device), strength)
+
+
+def _decoded_stream(engine: Engine, pieces: Generator[Step | LatentPiece, None, None],
+                    toned: Callable[[torch.Tensor], torch.Tensor]):
     """Re-yield the Steps of a long take and decode its latent pieces as they come: (N, 2, n) float32."""
     decoder = StreamingDecoder(engine.codec.decode, engine.codec.hop_length,
                                context_frames=engine.codec.chunking.decode_context)
@@ -305,7 +317,7 @@ def _decoded_stream(engine: Engine, pieces: Generator[Step | LatentPiece, None, 
             yield item
             continue
         with torch.no_grad():
-            blocks.append(decoder.push(item.latent.float()).cpu().numpy())
+            blocks.append(decoder.push(toned(item.latent.float())).cpu().numpy())
     with torch.no_grad():
         blocks.append(decoder.finish().cpu().numpy())
     return np.concatenate(blocks, axis=-1)

@@ -29,6 +29,7 @@ from foleystudio.engine.pipeline import (
     condition_inputs,
     read_prompt,
     target_curve,
+    tone_match_for,
     velocity_for,
 )
 from foleystudio.engine.request import GenerationRequest
@@ -74,7 +75,7 @@ def regenerate(
     logger.info("regenerating %.3f-%.3f s of a %.1f s take (seed %d)", start_s, end_s,
                 audio.shape[1] / SAMPLE_RATE, single.seed)
     wave = yield from regenerate_region(audio, plan, engine.codec, velocity, config, single.seed, cancel,
-                                        finish_excerpt=conform)
+                                        finish_excerpt=conform, shape_region=tone_match_for(engine, inputs))
     return _take(engine, single, wave, plan, conformed[0], reading)
 
 
