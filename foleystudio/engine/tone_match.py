@@ -18,8 +18,9 @@ together. The take's bands move by ``strength`` times the difference (0: off, 1:
 shape), each band by at most ``MAX_CHANGE_DB`` from the bands' mean move; then every frame of each
 channel is moved back to its loudness before the change (`AnalyticCodec.latent_loudness_lufs` /
 `shift_loudness`), so the curve the generator followed and the picture's timing stay as they were
-(as the latent measures loudness: decoded, the held-out takes' curve error still rose). A long take's bands move
-by what its first window measured, so the tone does not change from window to window.
+(as the latent measures loudness: decoded, the held-out takes' curve error still rose). A long
+take's bands move by what its first window measured, so the tone does not change from window to
+window.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """How often each training item comes round in an epoch when rare sound categories are oversampled.
 
 Why: the open corpus is uneven (799 weapon clips against 53 doors and 52 winds), so a generator
-trained at the corpus's own frequencies hears a door slam once for every fifteen gunshots, and a
-Foley tool is asked for doors, footsteps and wind far more than for weapons. Repeating the items of
+trained at the corpus's own frequencies hears a door once for every fifteen weapon sounds, while
+doors, footsteps and wind are everyday Foley (the demo project asks for all three). Repeating the items of
 a rare category in every epoch, by a power of how much rarer it is than the largest one, evens the
 exposure without dropping anything: exponent 0 is the corpus as it is, 1 gives every category the
 largest one's share, 0.5 (inverse square root) is in between. The schedule is a fixed list of item
