@@ -166,7 +166,7 @@ def model_codecs(folder: Path, label: str | None = None, variants: bool = True) 
     if griffin is not config:
         codecs[f"{name}_griffin_lim_phase"] = _with_weights(AnalyticCodec(griffin), engine.codec)
     if config.refiner_width:
-        spread = dataclasses.replace(griffin, refiner_width=0, refiner_smoothing=0.0)
+        spread = griffin.without_refiner()
         untrained = dataclasses.replace(spread, griffin_lim_projection="bands", griffin_lim_keep_loudness=False)
         codecs[f"{name}_without_refiner"] = AnalyticCodec(untrained)
         if config.griffin_lim_keep_loudness:  # the loudness finish alone, on the even spread

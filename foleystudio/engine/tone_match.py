@@ -27,22 +27,16 @@ from __future__ import annotations
 
 import torch
 
+from foleystudio.engine.codec.analytic import latent_band_levels_db
+
 ACTIVE_DB = 20.0
 MAX_CHANGE_DB = 24.0
-
-
-def band_levels_db(latent: torch.Tensor, config) -> torch.Tensor:
-    """An analytic latent [N, C, T] as band levels [N, 2, T * frames_per_latent, n_mels] in dB."""
-    batch, _, frames = latent.shape
-    stack, mels = config.frames_per_latent, config.n_mels
-    stacked = latent.float().reshape(batch, 2, stack * mels, frames).permute(0, 1, 3, 2)
-    return stacked.reshape(batch, 2, frames * stack, mels) * config.scale_db + config.offset_db
 
 
 def band_shape_db(latent: torch.Tensor, config) -> torch.Tensor:
     """Each item's level-free spectral shape [N, n_mels], in dB under a frame's loudest band: the
     mean over the frames within ``ACTIVE_DB`` of the item's loudest, channels averaged."""
-    levels = band_levels_db(latent, config).mean(dim=1)  # [N, frames, mels]
+    levels = latent_band_levels_db(latent, config).mean(dim=1)  # [N, frames, mels]
     loudest_band = levels.amax(dim=-1, keepdim=True)
     relative = levels - loudest_band
     active = (loudest_band >= loudest_band.amax(dim=1, keepdim=True) - ACTIVE_DB).float()

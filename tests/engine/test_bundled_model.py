@@ -77,7 +77,7 @@ def test_the_bundled_decoder_adds_no_whistles_to_noise():
 
 def test_the_trained_refiner_decodes_a_harmonic_sound_better_than_the_even_spread():
     engine = load_engine(FOLDER, "cpu")
-    untrained = AnalyticCodec(dataclasses.replace(engine.codec.config, refiner_width=0, refiner_smoothing=0.0,
+    untrained = AnalyticCodec(dataclasses.replace(engine.codec.config.without_refiner(),
                                                   griffin_lim_projection="bands", griffin_lim_keep_loudness=False))
     wave = _voice_like()
     with torch.no_grad():

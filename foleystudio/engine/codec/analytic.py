@@ -181,6 +181,10 @@ class AnalyticCodecConfig:
             return self
         return dataclasses.replace(self, phase_decoder_width=0, griffin_lim_iterations=DEFAULT_GRIFFIN_LIM_ITERATIONS)
 
+    def without_refiner(self) -> AnalyticCodecConfig:
+        """This config decoding with the triangles' even spread: no refiner, so nothing to smooth."""
+        return dataclasses.replace(self, refiner_width=0, refiner_smoothing=0.0)
+
     @property
     def frames_per_latent(self) -> int:
         return self.hop_length // self.stft_hop
@@ -191,6 +195,15 @@ class AnalyticCodecConfig:
 
 
 # Tests and the tiny pipeline: coarse and fast (decodes about 100x faster than real time).
+def latent_band_levels_db(latent: torch.Tensor, config: AnalyticCodecConfig) -> torch.Tensor:
+    """A latent [B, 2 * stack * n_mels, T] as its band levels [B, 2, T * stack, n_mels] in dB (the
+    latent's channel-major, then STFT frame, then band order unstacked; not clamped)."""
+    batch, _, frames = latent.shape
+    stack, mels = config.frames_per_latent, config.n_mels
+    stacked = latent.float().reshape(batch, 2, stack * mels, frames).permute(0, 1, 3, 2)
+    return stacked.reshape(batch, 2, frames * stack, mels) * config.scale_db + config.offset_db
+
+
 TINY_ANALYTIC_CODEC = AnalyticCodecConfig(
     hop_length=2048,
     stft_hop=1024,
@@ -278,11 +291,8 @@ class AnalyticCodec(AudioCodec):
     def decoded_magnitude(self, latent: torch.Tensor) -> torch.Tensor:
         """The STFT magnitude [B, 2, bins, stft frames] the decoder imposes for ``latent``."""
         cfg = self.config
-        batch, _, frames = latent.shape
-        stacked = latent.float().reshape(batch, 2, cfg.frames_per_latent * cfg.n_mels, frames).permute(0, 1, 3, 2)
-        normalised = stacked.reshape(batch, 2, frames * cfg.frames_per_latent, cfg.n_mels)
         # Clamped so that a generated latent far outside the data range cannot overflow float32.
-        decibels = (normalised * cfg.scale_db + cfg.offset_db).clamp(cfg.floor_db, 60.0)
+        decibels = latent_band_levels_db(latent, cfg).clamp(cfg.floor_db, 60.0)
         bin_power = self.bin_power(10.0 ** (decibels / 10.0))
         return (bin_power / self._power_scale).sqrt().transpose(-1, -2)
 
