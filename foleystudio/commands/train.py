@@ -103,6 +103,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="dit: weight of the loudness-consistency loss, in LU, on the model's clean estimate "
                              "(foley-small was fine-tuned with 0.02); refiner: weight of the 400 ms loudness "
                              "distance, in LU, between the shaped and the real spectrum (default 0: off)")
+    parser.add_argument("--tone-weight", type=_non_negative, default=0.0, metavar="W",
+                        help="dit: weight of the tone-consistency loss, in dB: the level-free band shape of the "
+                             "model's clean estimate against the real crop's (analytic codecs only; default 0: off)")
     parser.add_argument("--shape-loss", choices=("db_l1", "itakura_saito"), default="db_l1",
                         help="refiner: the within-band shape loss: L1 of bin levels in dB (default; foley-small's "
                              "first refiner) or the Itakura-Saito divergence of bin power, which the band means "
@@ -188,6 +191,8 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         raise UserInputError("--reference-probability trains the generator (dit) only")
     if kind != "dit" and args.category_balance > 0:
         raise UserInputError("--category-balance trains the generator (dit) only")
+    if kind != "dit" and args.tone_weight > 0:
+        raise UserInputError("--tone-weight trains the generator (dit) only")
     if kind == "lufs":
         pairs = tasks.load_lufs_pairs(data)
         if not pairs:
@@ -219,7 +224,7 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
     return tasks.DiTTask(engine, cache.items("train"), cache.items("val"), data=info,
                          video_probability=args.video_probability, loudness_weight=args.loudness_weight,
                          category_weight=args.category_weight, reference_probability=args.reference_probability,
-                         category_balance=args.category_balance)
+                         category_balance=args.category_balance, tone_weight=args.tone_weight)
 
 
 def _with_category_head(engine, cache):
@@ -262,6 +267,7 @@ def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool,
     weights += f", category weight {args.category_weight:g}" if args.category_weight else ""
     weights += f", reference probability {args.reference_probability:g}" if args.reference_probability else ""
     weights += f", category balance {args.category_balance:g}" if args.category_balance else ""
+    weights += f", tone weight {args.tone_weight:g}" if args.tone_weight else ""
     extra = (f"- batch size {config.batch_size} x {config.grad_accum}, lr {config.lr:g}, EMA {config.ema_decay}"
              f"{weights}{note}")
     folder = task.export(run_dir / "model", steps=step, metrics=result.final_metrics, extra=extra, overwrite=True)

@@ -31,6 +31,14 @@ added to the loss with that weight. The loudness is read off the latent by the c
 conditions, and an averaged spectrum is flatter, hence quieter, than any one sound's (MODEL_CARD.md
 of foley-small): the flow loss alone does not mind, this term does.
 
+Tone consistency (optional, ``FlowConfig.tone_weight`` > 0, beyond Tri-Ergon): the mean absolute
+difference in dB between the level-free band shape of the clean estimate and that of the real
+latent (each item over its real frames; the shape is the codec's, ``band_shape``, e.g.
+`tone_match.band_shape_db`) is added with that weight. Why: foley-small's takes came out 23-28 dB
+darker than their references at 0.7-3 kHz and moved little when the reference changed; the flow
+loss spreads the spectrum's overall tilt over every frame and band, this term scores it as one
+number per band, so what sets a sound's tone (the text, the reference) is asked for directly.
+
 Items of different lengths share a batch: ``x_data`` is padded to the longest, ``lengths`` gives
 each item's real frame count; padded frames are masked out of self-attention and of the loss.
 """
@@ -64,13 +72,16 @@ class FlowConfig:
     logit_std: float = 1.0
     loudness_weight: float = 0.0  # weight of the loudness-consistency term (0: off)
     loudness_floor_lufs: float = -60.0  # frames of the real latent below this are not scored
+    tone_weight: float = 0.0  # weight of the tone-consistency term, per dB (0: off)
 
     def __post_init__(self) -> None:
         for name in ("modality_drop", "all_drop", "lufs_drop"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"FlowConfig.{name} must be a probability, got {getattr(self, name)}")
-        if not (math.isfinite(self.loudness_weight) and self.loudness_weight >= 0.0):
-            raise ValueError(f"FlowConfig.loudness_weight must be >= 0, got {self.loudness_weight}")
+        for name in ("loudness_weight", "tone_weight"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f"FlowConfig.{name} must be >= 0, got {value}")
         if self.time_sampling not in TIME_SAMPLINGS:
             raise ValueError(f"time_sampling must be one of {TIME_SAMPLINGS}, got {self.time_sampling!r}")
         if not self.logit_std > 0:
@@ -95,6 +106,7 @@ class FlowStats:
     task_counts: tuple[int, ...]  # rows per task id 0..7 after dropout
     lufs_kept: int
     loudness_lu: float | None = None  # the loudness-consistency term before weighting (None: off)
+    tone_db: float | None = None  # the tone-consistency term before weighting (None: off)
 
 
 def sample_rows(
@@ -122,13 +134,15 @@ def flow_matching_loss(
     model, x_data: torch.Tensor, inputs: Sequence[ConditionInputs], generator: torch.Generator,
     config: FlowConfig | None = None, lengths: Sequence[int] | None = None,
     latent_loudness: Callable[[torch.Tensor], torch.Tensor | None] | None = None,
+    band_shape: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, FlowStats]:
     """Rectified-flow loss of ``model`` (a `FoleyGenerator`) on latents x_data [B, C, T].
 
     inputs: one `ConditionInputs` per item. lengths: real frames per item (None = all T).
     config: None = the default for the model's prediction (`flow_config_for`).
     latent_loudness: the codec's loudness read-out (`AudioCodec.latent_loudness_lufs`); needed when
-    ``config.loudness_weight`` > 0.
+    ``config.loudness_weight`` > 0. band_shape: the codec's level-free band shape of latents [B, C, T]
+    as [B, bands] in dB (`tone_match.band_shape_db`); needed when ``config.tone_weight`` > 0.
     Random numbers come from ``generator`` (any device; results are moved to x_data's device).
     """
     batch, _, frames = _check(x_data, inputs, lengths)
@@ -136,6 +150,8 @@ def flow_matching_loss(
         config = flow_config_for(model.config.prediction)
     if config.loudness_weight > 0 and latent_loudness is None:
         raise ValueError("a loudness weight needs the codec's loudness read-out (latent_loudness)")
+    if config.tone_weight > 0 and band_shape is None:
+        raise ValueError("a tone weight needs the codec's band shape (band_shape)")
     rows = sample_rows(inputs, generator, config)
     t = sample_timesteps(batch, generator, config).to(x_data.device, torch.float32)
     noise = torch.randn(x_data.shape, generator=generator, device=generator.device).to(x_data.device, x_data.dtype)
@@ -152,17 +168,22 @@ def flow_matching_loss(
     else:
         weights = frame_mask[:, None, :].to(error.dtype)
         loss = (error * weights).sum() / (weights.sum() * error.shape[1])
-    loudness = None
-    if config.loudness_weight > 0:
+    loudness = tone = None
+    if config.loudness_weight > 0 or config.tone_weight > 0:
         estimate = model.clean_estimate(x_t, t, velocity)
+    if config.loudness_weight > 0:
         loudness = _loudness_error(latent_loudness(estimate), latent_loudness(x_data), frame_mask,
                                    config.loudness_floor_lufs)
         loss = loss + config.loudness_weight * loudness
+    if config.tone_weight > 0:
+        tone = _tone_error(band_shape, estimate, x_data, lengths)
+        loss = loss + config.tone_weight * tone
     counts = [0] * TASK_COUNT
     for row in rows:
         counts[row.task] += 1
     stats = FlowStats(float(loss.detach()), float(t.mean()), tuple(counts), sum(row.use_lufs for row in rows),
-                      None if loudness is None else float(loudness.detach()))
+                      None if loudness is None else float(loudness.detach()),
+                      None if tone is None else float(tone.detach()))
     return loss, stats
 
 
@@ -173,6 +194,16 @@ def _loudness_error(estimated: torch.Tensor, real: torch.Tensor, frame_mask, flo
         scored = scored & frame_mask[:, None, :]
     difference = (estimated - real.detach()).abs() * scored
     return difference.sum() / scored.sum().clamp(min=1)
+
+
+def _tone_error(band_shape, estimated: torch.Tensor, real: torch.Tensor, lengths) -> torch.Tensor:
+    """Mean |shape(estimated) - shape(real)| in dB over the bands and the items, each item's shape
+    measured over its real frames only (padding would count as silence)."""
+    frames = real.shape[-1]
+    counts = [frames] * real.shape[0] if lengths is None else [int(n) for n in lengths]
+    errors = [(band_shape(estimated[i : i + 1, :, :n].float()) - band_shape(real[i : i + 1, :, :n].float())).abs().mean()
+              for i, n in enumerate(counts)]
+    return torch.stack(errors).mean()
 
 
 def _check(x_data, inputs, lengths) -> tuple[int, int, int]:

@@ -477,7 +477,7 @@ class DiTTask(_Task):
     def __init__(self, engine, items: Sequence, val_items: Sequence = (), crop_seconds: float = 10.0,
                  data: DataInfo = DataInfo(), video_probability: float = 0.0, loudness_weight: float = 0.0,
                  category_weight: float = 0.0, reference_probability: float = 0.0,
-                 category_balance: float = 0.0) -> None:
+                 category_balance: float = 0.0, tone_weight: float = 0.0) -> None:
         super().__init__(engine, data)
         if not items:
             raise ValueError("DiT training needs at least one cached item")
@@ -488,7 +488,7 @@ class DiTTask(_Task):
             raise UserInputError("reference sounds train from cached latents: the generator must read references "
                                  "as latents (`with_latent_references`)")
         self.reference_probability = reference_probability
-        self.flow_config = _flow_config(engine, loudness_weight)
+        self.flow_config = _flow_config(engine, loudness_weight, tone_weight)
         self.category_weight = _category_weight(engine, category_weight)
         self.crop_frames = max(1, math.ceil(crop_seconds * engine.generator.latent_rate))
         self.video_probability = video_probability
@@ -646,16 +646,24 @@ class DiTTask(_Task):
 
         loss, stats = flow_matching_loss(self.engine.generator, batch.latents.to(self.device), batch.inputs,
                                          generator, self.flow_config, lengths=batch.lengths,
-                                         latent_loudness=self.engine.codec.latent_loudness_lufs)
+                                         latent_loudness=self.engine.codec.latent_loudness_lufs,
+                                         band_shape=self._band_shape)
         logged = {"mean_t": stats.mean_t}
         if stats.loudness_lu is not None:
             logged["loudness_lu"] = stats.loudness_lu
+        if stats.tone_db is not None:
+            logged["tone_db"] = stats.tone_db
         if self.category_weight > 0:
             category = self._category_loss(batch)
             if category is not None:
                 loss = loss + self.category_weight * category
                 logged["category_ce"] = float(category.detach())
         return loss, logged
+
+    def _band_shape(self, latent: torch.Tensor) -> torch.Tensor:
+        from foleystudio.engine.tone_match import band_shape_db
+
+        return band_shape_db(latent, self.engine.codec.config)
 
     def _category_loss(self, batch: DitBatch) -> torch.Tensor | None:
         """Cross-entropy of the text category head on the batch's captions (as each crop was given:
@@ -709,14 +717,19 @@ def _caption_partners(items: Sequence[_DitItem]) -> list[list[int]]:
     return [[other for other in groups.get(item.caption, ()) if other != index] for index, item in enumerate(items)]
 
 
-def _flow_config(engine, loudness_weight: float):
-    """The objective for this generator, with the loudness-consistency term at ``loudness_weight``."""
+def _flow_config(engine, loudness_weight: float, tone_weight: float = 0.0):
+    """The objective for this generator, with the loudness- and tone-consistency terms at these weights."""
+    from foleystudio.engine.codec.analytic import AnalyticCodecConfig
     from foleystudio.engine.flow import flow_config_for
 
-    config = dataclasses.replace(flow_config_for(engine.generator.config.prediction), loudness_weight=loudness_weight)
+    config = dataclasses.replace(flow_config_for(engine.generator.config.prediction), loudness_weight=loudness_weight,
+                                 tone_weight=tone_weight)
     if loudness_weight > 0 and not engine.codec.reads_loudness:
         raise UserInputError(f"a loudness weight needs a codec that reads loudness off its latent; "
                              f"{type(engine.codec).__name__} does not (use the analytic codec, or weight 0)")
+    if tone_weight > 0 and not isinstance(engine.config.codec, AnalyticCodecConfig):
+        raise UserInputError("a tone weight needs the analytic codec, whose latent is band levels "
+                             "(use it, or weight 0)")
     return config
 
 

@@ -196,21 +196,6 @@ def channel_level(latent):
     return latent.reshape(batch, 2, channels // 2, frames).mean(2) * 10.0 - 30.0
 
 
-def test_loudness_term_is_added_with_its_weight():
-    model = build(prediction="data")
-    with torch.no_grad():
-        model.dit.out_proj.weight.add_(0.05 * torch.randn_like(model.dit.out_proj.weight))
-    x, items = data(3, 20), [item(model, seed=s) for s in range(3)]
-    plain, plain_stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(7))
-    weighted = dataclasses.replace(flow_config_for("data"), loudness_weight=0.5)
-    loss, stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(7), weighted,
-                                     latent_loudness=channel_level)
-    assert plain_stats.loudness_lu is None and stats.loudness_lu > 0.0
-    assert loss.item() == pytest.approx(plain.item() + 0.5 * stats.loudness_lu, rel=1e-5)
-    loss.backward()
-    assert model.dit.out_proj.weight.grad.abs().sum() > 0
-
-
 def test_loudness_term_is_zero_for_a_perfect_clean_estimate_and_skips_quiet_frames():
     model = build(prediction="data")
     x = data(4, 10)
@@ -235,6 +220,63 @@ def test_loudness_weight_needs_a_read_out_and_must_be_non_negative():
         flow_matching_loss(model, x, items, torch.Generator().manual_seed(0), FlowConfig(loudness_weight=0.1))
     with pytest.raises(ValueError, match="loudness_weight"):
         FlowConfig(loudness_weight=-1.0)
+
+
+# ---- tone consistency ----------------------------------------------------------------------------
+def channel_shape(latent):
+    """A stand-in level-free shape: each channel's mean over the frames, less the channels' mean."""
+    means = latent.float().mean(dim=-1)
+    return means - means.mean(dim=-1, keepdim=True)
+
+
+@pytest.mark.parametrize(("weight", "read_out", "stat"), [
+    ("loudness_weight", {"latent_loudness": channel_level}, "loudness_lu"),
+    ("tone_weight", {"band_shape": channel_shape}, "tone_db"),
+])
+def test_a_clean_estimate_term_is_added_with_its_weight_and_trains_the_generator(weight, read_out, stat):
+    model = build(prediction="data")
+    with torch.no_grad():
+        model.dit.out_proj.weight.add_(0.05 * torch.randn_like(model.dit.out_proj.weight))
+    x, items = data(3, 20), [item(model, seed=s) for s in range(3)]
+    plain, plain_stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(7))
+    weighted = dataclasses.replace(flow_config_for("data"), **{weight: 0.25})
+    loss, stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(7), weighted, **read_out)
+    assert getattr(plain_stats, stat) is None and getattr(stats, stat) > 0.0
+    assert loss.item() == pytest.approx(plain.item() + 0.25 * getattr(stats, stat), rel=1e-5)
+    loss.backward()
+    assert model.dit.out_proj.weight.grad.abs().sum() > 0
+
+
+def test_tone_term_scores_the_shape_over_each_items_real_frames_only():
+    model = build(prediction="data")
+    x = data(2, 12)
+    items = [item(model, seed=s, video=False) for s in range(2)]
+    config = FlowConfig(tone_weight=1.0)
+    # The estimate is exact on the real frames and wrong, differently per channel, on the padding.
+    padded = x.clone()
+    padded[0, :, 8:] += torch.linspace(-3.0, 3.0, CHANNELS)[:, None]
+    model.dit = _Oracle(padded)
+    _, stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(0), config, lengths=[8, 12],
+                                  band_shape=channel_shape)
+    assert stats.tone_db == pytest.approx(0.0, abs=1e-5)
+    _, stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(0), config,
+                                  band_shape=channel_shape)
+    assert stats.tone_db > 0.1  # the same estimate scored over every frame: the padding counts
+    # A level change is no change of tone.
+    model.dit = _Oracle(x + 2.0)
+    _, stats = flow_matching_loss(model, x, items, torch.Generator().manual_seed(0), config,
+                                  band_shape=channel_shape)
+    assert stats.tone_db == pytest.approx(0.0, abs=1e-5)
+
+
+def test_tone_weight_needs_a_band_shape_and_must_be_non_negative():
+    model = build()
+    x, items = data(1, 8), [item(model)]
+    with pytest.raises(ValueError, match="band shape"):
+        flow_matching_loss(model, x, items, torch.Generator().manual_seed(0), FlowConfig(tone_weight=0.1))
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="tone_weight"):
+            FlowConfig(tone_weight=bad)
 
 
 @pytest.mark.parametrize("prediction", ["velocity", "data"])
