@@ -17,7 +17,9 @@
   With ``reference_probability`` > 0 that share gets a reference sound too (`DiTTask.reference_for`),
   given as the cached latent of another clip with the same caption; the generator must read
   references as latents (`with_latent_references`). With ``category_balance`` > 0 the items of rare
-  sound categories come round more often in an epoch (`balance.balanced_schedule`).
+  sound categories come round more often in an epoch (`balance.balanced_schedule`). With
+  ``tone_weight`` > 0 the loss also scores the band shape of the clean estimate against the crop's
+  (`FlowConfig.tone_weight`; analytic codecs only).
 * `LufsTask`: the LUFS predictor (`lufs_predictor.lufs_loss`) on (frames [T, H, W, 3] uint8 at 6 fps,
   curve [T, 2] LUFS) pairs from any source (rendered AV pairs, tests' synthetic frames).
 
