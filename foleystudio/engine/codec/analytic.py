@@ -194,7 +194,6 @@ class AnalyticCodecConfig:
         return 2 * self.n_mels * self.frames_per_latent
 
 
-# Tests and the tiny pipeline: coarse and fast (decodes about 100x faster than real time).
 def latent_band_levels_db(latent: torch.Tensor, config: AnalyticCodecConfig) -> torch.Tensor:
     """A latent [B, 2 * stack * n_mels, T] as its band levels [B, 2, T * stack, n_mels] in dB (the
     latent's channel-major, then STFT frame, then band order unstacked; not clamped)."""
@@ -204,6 +203,7 @@ def latent_band_levels_db(latent: torch.Tensor, config: AnalyticCodecConfig) -> 
     return stacked.reshape(batch, 2, frames * stack, mels) * config.scale_db + config.offset_db
 
 
+# Tests and the tiny pipeline: coarse and fast (decodes about 100x faster than real time).
 TINY_ANALYTIC_CODEC = AnalyticCodecConfig(
     hop_length=2048,
     stft_hop=1024,
