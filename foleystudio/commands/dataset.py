@@ -66,6 +66,16 @@ def add_parser(subparsers) -> None:
     pairs.add_argument("--seed", type=int, default=0)
     pairs.set_defaults(run=run_av_pairs)
 
+    sequences = commands.add_parser(
+        "sequences", help="compose long training sounds from an index's short training clips (walks, loops, events)")
+    sequences.add_argument("index", metavar="INDEX_DIR", help="an index written by 'dataset index' or 'open-corpus'")
+    sequences.add_argument("--out", required=True, metavar="DIR", help="new folder for the composites' library and index")
+    sequences.add_argument("--per-category", type=int, default=60, metavar="N",
+                           help="composites per labelled category (default 60)")
+    sequences.add_argument("--seconds", type=float, default=10.0, help="length of each composite (default 10)")
+    sequences.add_argument("--seed", type=int, default=0)
+    sequences.set_defaults(run=run_sequences)
+
     features = commands.add_parser("features", help="precompute the feature cache that training reads")
     features.add_argument("index", metavar="INDEX_DIR", help="an index written by 'dataset index'")
     features.add_argument("--out", required=True, metavar="CACHE_DIR", help="folder for the shards and manifest")
@@ -165,6 +175,21 @@ def run_av_pairs(args: argparse.Namespace) -> int:
     try:
         report = render_av_dataset(Path(args.index), Path(args.out), count=args.count, split=args.split,
                                    seed=args.seed, seconds=args.seconds, size=args.size, progress=progress)
+    finally:
+        progress.close()
+    print(f"{args.out}: {report.summary()}")
+    return 0
+
+
+def run_sequences(args: argparse.Namespace) -> int:
+    from foleystudio.training.sequences import compose_sequences
+
+    if not (Path(args.index) / "index.json").is_file():
+        raise UserInputError(f"{args.index}: not an index folder (no index.json); make one with 'dataset index'")
+    progress = ProgressLine("composing")
+    try:
+        report = compose_sequences(Path(args.index), Path(args.out), per_category=args.per_category,
+                                   seconds=args.seconds, seed=args.seed, progress=progress)
     finally:
         progress.close()
     print(f"{args.out}: {report.summary()}")

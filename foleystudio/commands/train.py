@@ -2,9 +2,10 @@
 
 ``--data`` is a feature cache (``manifest.json``, see `foleystudio.training.features`), an index
 folder (``index.json``: a cache is built into ``RUN_DIR/cache`` first, reused on resume), or for
-``lufs`` a folder of ``*.safetensors`` (frames, curve) pairs. Training resumes from ``RUN_DIR``'s
-last checkpoint unless ``--no-resume``; at the end the EMA weights are exported as a model folder
-``RUN_DIR/model`` that `foleystudio generate --model RUN_DIR/model` loads.
+``lufs`` a folder of ``*.safetensors`` (frames, curve) pairs; the generator (``dit``) takes ``--data``
+more than once and trains on the items of all (each index cached into ``RUN_DIR/cache-N``). Training
+resumes from ``RUN_DIR``'s last checkpoint unless ``--no-resume``; at the end the EMA weights are
+exported as a model folder ``RUN_DIR/model`` that `foleystudio generate --model RUN_DIR/model` loads.
 
 ``train refiner`` trains the analytic codec's refiner (the within-band spectral shape its decoder
 imposes; `foleystudio.engine.codec.refiner`), adding one to a model that has none: ``train refiner
@@ -85,7 +86,9 @@ def add_parser(subparsers) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, metavar="DIR", help="index folder, feature cache, or AV pairs (lufs)")
+    parser.add_argument("--data", required=True, metavar="DIR", action="append",
+                        help="index folder, feature cache, or AV pairs (lufs); dit: give it again to train on "
+                             "several (e.g. the corpus and its 'dataset sequences' composites)")
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder: checkpoints, logs, model/")
     parser.add_argument("--steps", type=positive_int, help="optimiser steps")
     parser.add_argument("--batch-size", type=positive_int)
@@ -125,8 +128,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="continue from the run folder's last checkpoint (default)")
 
 
-def _cache(data: Path, run_dir: Path, codec):
-    """A feature cache for ``data``: itself, or one built from an index into run_dir/cache."""
+def _cache(data: Path, run_dir: Path, codec, number: int = 0):
+    """A feature cache for ``data``: itself, or one built from an index into run_dir/cache (cache-N
+    for the N-th --data after the first)."""
     from foleystudio.errors import UserInputError
     from foleystudio.training.features import FeatureCache, build_feature_cache
 
@@ -134,18 +138,27 @@ def _cache(data: Path, run_dir: Path, codec):
         return FeatureCache(data)
     if not (data / "index.json").is_file():
         raise UserInputError(f"{data}: neither a feature cache (manifest.json) nor an index (index.json)")
-    folder = run_dir / "cache"
+    folder = run_dir / ("cache" if number == 0 else f"cache-{number}")
     if not FeatureCache.is_cache(folder):
         report = build_feature_cache(data, folder, codec=codec, wave_seconds=2.0, max_wave_clips=4000)
         print(f"feature cache: {report.summary()}")
     return FeatureCache(folder)
 
 
-def _data_info(cache, source: Path):
+def _caches(sources: list[Path], run_dir: Path, codec):
+    """One cache per --data, read as one when there are several."""
+    from foleystudio.training.features import CombinedCache
+
+    caches = [_cache(source, run_dir, codec, number) for number, source in enumerate(sources)]
+    return caches[0] if len(caches) == 1 else CombinedCache(caches)
+
+
+def _data_info(cache, sources: list[Path]):
     from foleystudio.training.tasks import DataInfo
 
     entries = [e for e in cache.entries if e["split"] == "train"]
-    return DataInfo(str(source), len(entries), sum(e["duration_s"] for e in entries) / 3600)
+    return DataInfo(" + ".join(str(source) for source in sources), len(entries),
+                    sum(e["duration_s"] for e in entries) / 3600)
 
 
 def _probability(text: str) -> float:
@@ -177,7 +190,7 @@ def _with_fresh_tokenizer(engine, captions):
     return tasks.with_new_generator(engine, generator, tasks.dit_tokenizer(engine.config, captions))
 
 
-def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: argparse.Namespace):
+def _make_task(kind: str, engine, sources: list[Path], run_dir: Path, fresh: bool, args: argparse.Namespace):
     from foleystudio.errors import UserInputError
     from foleystudio.training import tasks
 
@@ -193,6 +206,9 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         raise UserInputError("--category-balance trains the generator (dit) only")
     if kind != "dit" and args.tone_weight > 0:
         raise UserInputError("--tone-weight trains the generator (dit) only")
+    if kind != "dit" and len(sources) > 1:
+        raise UserInputError("--data more than once trains the generator (dit) only")
+    data = sources[0]
     if kind == "lufs":
         pairs = tasks.load_lufs_pairs(data)
         if not pairs:
@@ -202,8 +218,8 @@ def _make_task(kind: str, engine, data: Path, run_dir: Path, fresh: bool, args: 
         if val_folder and not val_pairs:
             raise UserInputError(f"{val_folder}: no (frames, curve) .safetensors pairs to validate on")
         return tasks.LufsTask(engine, pairs, val_pairs, data=tasks.DataInfo(str(data), len(pairs), 0.0))
-    cache = _cache(data, run_dir, engine.codec if kind == "dit" else None)
-    info = _data_info(cache, data)
+    cache = _caches(sources, run_dir, engine.codec if kind == "dit" else None)
+    info = _data_info(cache, sources)
     if kind in ("codec", "refiner", "phase"):
         waves = [item.wave for item in cache.items("train") if item.wave is not None]
         val = [item.wave for item in cache.items("val") if item.wave is not None]
@@ -252,7 +268,7 @@ def _run(kind: str, engine, args, defaults: tuple[int, int, float], fresh: bool,
 
     run_dir = Path(args.out)
     run_dir.mkdir(parents=True, exist_ok=True)
-    task = _make_task(kind, engine, Path(args.data), run_dir, fresh, args)
+    task = _make_task(kind, engine, [Path(data) for data in args.data], run_dir, fresh, args)
     steps, batch, lr = defaults
     config = TrainConfig(steps=args.steps or steps, batch_size=args.batch_size or batch, lr=args.lr or lr,
                          warmup=min(warmup, (args.steps or steps) // 10), grad_accum=args.grad_accum,

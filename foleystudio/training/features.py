@@ -350,3 +350,26 @@ class FeatureCache:
     def size_bytes(self, include_waves: bool = False) -> int:
         names: Iterable[Path] = self.folder.iterdir()
         return sum(p.stat().st_size for p in names if p.is_file() and (include_waves or not p.name.startswith("waves-")))
+
+
+class CombinedCache:
+    """Several feature caches read as one: their entries, captions and items, in order.
+
+    Training on more than one source of data (the open corpus and its composites, a user's library
+    and the corpus) needs no merged copy on disk; each cache keeps its own shards.
+    """
+
+    def __init__(self, caches: Iterable[FeatureCache]) -> None:
+        self.caches = list(caches)
+        if not self.caches:
+            raise ValueError("a combined cache needs at least one feature cache")
+
+    @property
+    def entries(self) -> list[dict]:
+        return [entry for cache in self.caches for entry in cache.entries]
+
+    def captions(self, split: str | None = None) -> list[str]:
+        return [caption for cache in self.caches for caption in cache.captions(split)]
+
+    def items(self, split: str | None = "train", waves: bool = True) -> list[FeatureItem]:
+        return [item for cache in self.caches for item in cache.items(split, waves)]
