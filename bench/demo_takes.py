@@ -1,6 +1,7 @@
 """Does the demo project sound like what its layers ask for? Prints one JSON object.
 
-  .venv/bin/python bench/demo_takes.py --index CORPUS_INDEX [--model MODEL] [--seeds N] [--train-limit N]
+  .venv/bin/python bench/demo_takes.py --index CORPUS_INDEX [--model MODEL] [--seeds N] [--first-seed S]
+                                       [--train-limit N]
 
 Issue 6 asks that the demo project's layers produce recognisable sounds with the shipped model. No
 one can listen on the build machines, so this asks the evaluation's judge (`foleystudio evaluate`'s
@@ -8,7 +9,7 @@ ensemble of mel-statistics classifiers, trained here on the index's training spl
 each demo take is, for each layer:
 
 * ``generated``: the take the main job makes (the layer's prompts, curve, video and settings), for
-  seeds 0..N-1;
+  seeds S..S+N-1 (S = 0 unless ``--first-seed``; another S measures the bench's own noise);
 * ``generated_other_prompts``: the same requests with the prompts of the next layer (footsteps get
   the door's words, the door the wind's, the wind the footsteps'): whatever the judge still hears as
   the layer's category comes from the curve and the picture, not the words;
@@ -89,8 +90,9 @@ def verdicts(judge, audios: list[np.ndarray], category: str) -> dict:
             "mean_rank": float(ranks.mean()), "mean_probability": float(probabilities[:, column].mean())}
 
 
-def run(index, model: str, seeds: int, train_limit: int | None, device: str) -> dict:
-    """The report for ``index`` (an index folder, or an `Index`), ``model`` and seeds 0..seeds-1."""
+def run(index, model: str, seeds: int, train_limit: int | None, device: str, first_seed: int = 0) -> dict:
+    """The report for ``index`` (an index folder, or an `Index`), ``model`` and seeds
+    first_seed..first_seed+seeds-1."""
     from foleystudio.demo_project import ensure_demo_project
     from foleystudio.engine.builder import load_engine
     from foleystudio.engine.pipeline import generate, run_to_end
@@ -109,7 +111,7 @@ def run(index, model: str, seeds: int, train_limit: int | None, device: str) -> 
         takes: dict[str, dict[str, list]] = {kind: {name: [] for name in synthesised}
                                              for kind in ("generated", "generated_other_prompts")}
         started = time.perf_counter()
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             for kind, other in (("generated", False), ("generated_other_prompts", True)):
                 for name, request in demo_requests(project, model, str(engine.device), seed, other):
                     takes[kind][name].append(run_to_end(generate(engine, request))[0].audio)
@@ -123,7 +125,7 @@ def run(index, model: str, seeds: int, train_limit: int | None, device: str) -> 
                         **{kind: verdicts(judge, takes[kind][name], category) for kind in takes},
                         "synthesised": verdicts(judge, [audio], category),
                         "real_held_out": _real_verdicts(judge, real, category)}
-    return {"model": engine.model_id, "device": str(engine.device), "seeds": seeds,
+    return {"model": engine.model_id, "device": str(engine.device), "seeds": seeds, "first_seed": first_seed,
             "judge": {"categories": len(judge.categories), "train_clips": judge.clips,
                       "chance": 1.0 / len(judge.categories), "fit_s": round(judge_s, 1)},
             "judged_seconds": JUDGE_SECONDS, "layers": layers, "generate_s": round(generate_s, 1)}
@@ -148,11 +150,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", required=True, help="corpus index folder (its training split trains the judge)")
     parser.add_argument("--model", default="default", help="model folder or name (default: the shipped model)")
-    parser.add_argument("--seeds", type=int, default=8, help="takes per layer and kind, seeds 0..N-1")
+    parser.add_argument("--seeds", type=int, default=8, help="takes per layer and kind (default 8)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--train-limit", type=int, default=None, help="judge training clips (default: all)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    print(json.dumps(run(args.index, args.model, args.seeds, args.train_limit, args.device), indent=2))
+    print(json.dumps(run(args.index, args.model, args.seeds, args.train_limit, args.device, args.first_seed),
+                     indent=2))
 
 
 if __name__ == "__main__":

@@ -65,8 +65,16 @@ def _clip(number: int, path: str, category: str, split: str) -> Clip:
                 size=0, mtime=0.0)
 
 
-def test_the_bench_judges_every_demo_layer_in_each_kind(tmp_path):
+def test_the_bench_judges_every_demo_layer_in_each_kind(tmp_path, monkeypatch):
     bench = _bench()
+    asked = []
+    requests = bench.demo_requests
+
+    def recorded(project, model, device, seed, other):
+        asked.append(seed)
+        return requests(project, model, device, seed, other)
+
+    monkeypatch.setattr(bench, "demo_requests", recorded)
     rng = np.random.default_rng(0)
     clips = []
     for number, (category, split) in enumerate([(c, s) for c in bench.LAYER_CATEGORIES.values()
@@ -76,7 +84,9 @@ def test_the_bench_judges_every_demo_layer_in_each_kind(tmp_path):
         write_wav(tmp_path / name, (0.05 * rng.standard_normal((2, RATE)) + 0.001 * spectrum_tilt).astype(np.float32),
                   RATE, bit_depth=24)
         clips.append(_clip(number, name, category, split))
-    report = bench.run(Index(tmp_path, clips, []), "preset:tiny", seeds=1, train_limit=None, device="cpu")
+    report = bench.run(Index(tmp_path, clips, []), "preset:tiny", seeds=1, train_limit=None, device="cpu",
+                       first_seed=7)
+    assert set(asked) == {7} and report["first_seed"] == 7  # another first seed: other takes, same judge
     assert report["judge"]["categories"] == 3 and report["judge"]["train_clips"] == 6
     assert set(report["layers"]) == set(bench.LAYER_CATEGORIES)
     for name, layer in report["layers"].items():
