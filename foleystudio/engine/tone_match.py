@@ -8,7 +8,7 @@ where the reference door's is below 100 Hz. A sound designer fixes that with an 
 the reference; a model whose config asks for it (``tone_match`` > 0) does it before decoding.
 foley-small leaves it off: at strength 1 its demo takes came closer to their categories, but on
 the held-out clips the raw curve error rose and the text test failed (MODEL_CARD.md, "Why the
-demo's takes are not their reference's sound, and three fixes that failed").
+demo's takes are not their reference's sound, and the fixes that failed").
 
 How: the analytic codec's latent is each mel band's level in dB per STFT frame, so an equaliser is
 one addition per band. The take's and the reference's shapes are measured the same way: each
