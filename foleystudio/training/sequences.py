@@ -15,8 +15,8 @@ by how that kind of sound goes on:
   EVENT_GAP_S apart, silence between; only clips up to half of ``seconds``.
 
 Unlabelled clips are left out: nothing says how they go on. Only training-split clips are read, so
-nothing held out leaks in, and each composite takes one package's clips, so its licence and credit
-are that package's (in its sidecar). The result is a library (``out/library``: WAV files with JSON
+nothing held out leaks in, and each composite takes clips of one package with one licence and
+credit, which its sidecar gives. The result is a library (``out/library``: WAV files with JSON
 sidecars that `training.captions` reads) and its index (``out/index``, every clip in the training
 split), which `dataset features` turns into a feature cache for ``finetune --data A --data B``.
 """
@@ -154,13 +154,14 @@ def _eligible(clip, kind: str, seconds: float) -> bool:
     return clip.duration_s <= seconds / 2
 
 
-def _groups(clips, seconds: float) -> dict[str, dict[tuple[str, str], list]]:
-    """category -> (caption, source) -> its eligible training clips."""
-    groups: dict[str, dict[tuple[str, str], list]] = defaultdict(lambda: defaultdict(list))
+def _groups(clips, seconds: float) -> dict[str, dict[tuple[str, str, str, str], list]]:
+    """category -> (caption, source, licence, credit) -> its eligible training clips (a composite
+    is made of one group, so the licence and credit its sidecar gives are every clip's)."""
+    groups: dict[str, dict[tuple[str, str, str, str], list]] = defaultdict(lambda: defaultdict(list))
     for clip in clips:
         kind = arrangement_of(clip.category)
         if clip.split == "train" and clip.caption and kind and _eligible(clip, kind, seconds):
-            groups[clip.category][(clip.caption, clip.source)].append(clip)
+            groups[clip.category][(clip.caption, clip.source, clip.licence, clip.credit)].append(clip)
     return {category: dict(by_group) for category, by_group in groups.items()}
 
 
@@ -178,8 +179,8 @@ def compose_sequences(index, out_dir, *, per_category: int = 60, seconds: float 
     """Write ``per_category`` composites of ``seconds`` for each labelled category of ``index``'s
     training split into ``out_dir/library`` and index them into ``out_dir/index``.
 
-    index: an index folder or an `Index`. Each composite picks one (caption, package) group of the
-    category at random (so captions, not big packages, share the count) and arranges its clips.
+    index: an index folder or an `Index`. Each composite picks one (caption, package, licence) group
+    of the category at random (so captions, not big packages, share the count) and arranges its clips.
     """
     from foleystudio.training.index import index_library, read_index
 
@@ -192,7 +193,6 @@ def compose_sequences(index, out_dir, *, per_category: int = 60, seconds: float 
     if not groups:
         raise UserInputError("the index has no labelled training clips to compose from")
     rng = np.random.default_rng(seed)
-    licences = {clip.source: (clip.licence, clip.credit) for clip in index.clips}
     written: dict[str, int] = defaultdict(int)
     used_sources: set[str] = set()
     total = per_category * len(groups)
@@ -201,13 +201,12 @@ def compose_sequences(index, out_dir, *, per_category: int = 60, seconds: float 
         kind = arrangement_of(category)
         keys = sorted(groups[category])
         for number in range(per_category):
-            caption, source = keys[int(rng.integers(0, len(keys)))]
-            audio = ARRANGE[kind](_read_some(groups[category][(caption, source)], index.library_root, seconds, rng),
-                                  seconds, rng)
+            key = keys[int(rng.integers(0, len(keys)))]
+            caption, source, licence, credit = key
+            audio = ARRANGE[kind](_read_some(groups[category][key], index.library_root, seconds, rng), seconds, rng)
             peak = float(np.max(np.abs(audio))) if audio.size else 0.0
             if peak > PEAK_LIMIT:
                 audio *= PEAK_LIMIT / peak
-            licence, credit = licences[source]
             _write(out / "library" / _slug(category) / f"{_slug(caption)}-{number:04d}.wav", audio,
                    {"caption": caption, "category": category, "source": source,
                     "licence": licence, "credit": credit})

@@ -155,3 +155,12 @@ def test_the_generator_trains_on_several_data_folders_and_only_the_generator_doe
     lufs = parser.parse_args(["train", "lufs", "--data", "a", "--data", "b", "--out", str(tmp_path / "no")])
     with pytest.raises(UserInputError, match="more than once"):
         lufs.run(lufs)
+
+
+def test_clips_under_different_licences_never_share_a_composite(tmp_path):
+    index = read_index(write_library(tmp_path / "corpus"))
+    first = index.clips[0]
+    relicensed = [first, type(first)(**{**vars(index.clips[1]), "licence": "another licence"})]
+    groups = sequences._groups(relicensed, 10.0)["footsteps"]
+    assert sorted(len(clips) for clips in groups.values()) == [1, 1]
+    assert {key[2] for key in groups} == {first.licence, "another licence"}
