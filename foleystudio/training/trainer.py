@@ -17,7 +17,8 @@ Design choices:
   micro-batch, rank), and the data order is a pure function of (seed, epoch) read at an integer
   position; a checkpoint stores weights, EMA, optimiser and scheduler state, the step, that position
   and the global RNG states (torch, numpy, python: module dropout draws from the global RNG). So the
-  step after a resume is the step the uninterrupted run would have taken (tested).
+  step after a resume is the step the uninterrupted run would have taken (tested). It also stores
+  the item count, and resuming on data of another count is refused (`UserInputError`).
 * **Checkpoints** every ``checkpoint_every_s`` seconds (a ``kill -9`` loses at most that) and every
   ``every_steps`` steps: ``checkpoints/step-NNNNNNNN/`` with ``model.safetensors`` and
   ``ema.safetensors`` (weights are safetensors), ``trainer.pt`` (optimiser, scheduler, RNG states:
@@ -488,6 +489,7 @@ class _Loop:
         if folder is None:
             return 0
         state = _read_checkpoint(folder, self.modules, self.ema, self.device)
+        self._check_same_data(folder, state.get("items"))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
@@ -498,6 +500,17 @@ class _Loop:
         logger.info("resumed %s from %s (step %d)", self.run_dir, folder, self.step)
         return self.step
 
+    def _check_same_data(self, folder: Path, items: int | None) -> None:
+        """The data order is a function of the item count: resuming on other data (another --data,
+        another --category-balance) would silently continue a different run. Checkpoints from
+        before the count was stored (None) are trusted."""
+        from foleystudio.errors import UserInputError
+
+        if items is not None and int(items) != self.order.count:
+            raise UserInputError(f"{self.run_dir}: its checkpoint {folder.name} was trained on {int(items)} items and "
+                                 f"this data has {self.order.count}; resume with the data it was started with, or "
+                                 f"start a new run (another --out, or --no-resume)")
+
     def _checkpoint(self) -> Path | None:
         rng = [_rng_state()]
         if self.dist.active:
@@ -507,7 +520,8 @@ class _Loop:
             dist.all_gather_object(rng, _rng_state())
         if not self.dist.is_main:
             return None
-        state = {"step": self.step, "position": self.order.position, "optimizer": self.optimizer.state_dict(),
+        state = {"step": self.step, "position": self.order.position, "items": self.order.count,
+                 "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "rng": rng, "config": asdict(self.config),
                  "scaler": None if self.scaler is None else self.scaler.state_dict()}
         return _write_checkpoint(self.run_dir, self.step, self.modules, self.ema, state, self.config.keep)

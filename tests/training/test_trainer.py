@@ -83,6 +83,17 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_resuming_on_other_data_is_refused_and_keeps_the_run(tmp_path):
+    from foleystudio.errors import UserInputError
+
+    train(RegressionTask(), CONFIG, tmp_path, device="cpu")
+    kept = sorted(path.name for path in tmp_path.rglob("*"))
+    with pytest.raises(UserInputError, match="trained on 16 items and this data has 12"):
+        train(RegressionTask(items=12), CONFIG, tmp_path, device="cpu")
+    assert sorted(path.name for path in tmp_path.rglob("*")) == kept
+    assert train(RegressionTask(items=12), CONFIG, tmp_path, device="cpu", resume=False).resumed_from == 0
+
+
 def test_no_resume_starts_over(tmp_path):
     first = train(RegressionTask(), CONFIG, tmp_path, device="cpu")
     again = train(RegressionTask(), CONFIG, tmp_path, device="cpu", resume=False)
