@@ -7,7 +7,7 @@ door in it, or of steady wind, which is what a layer asks for (the demo's layers
 by how that kind of sound goes on:
 
 * steps (footsteps): one clip after another at a walking pace (a period drawn per sequence from
-  STEP_PERIOD_S, each step up to STEP_JITTER early or late and STEP_GAIN_DB louder or softer,
+  STEP_PERIOD_S, each step up to STEP_JITTER early or late and GAIN_JITTER_DB louder or softer,
   left and right feet panned a little apart); only clips up to STEP_MAX_S, so one step is one clip;
 * loops (ambience, weather, water, fire, engines, machines; clips of at least LOOP_MIN_S): the
   clips end to end with equal-power crossfades of CROSSFADE_S, from a random point of the first;
@@ -45,7 +45,7 @@ LOOP_CATEGORIES = frozenset({"ambience", "wind/weather", "water/rain", "fire", "
                              "machines/tools/household"})
 STEP_PERIOD_S = (0.45, 0.65)  # a walking pace: about 90-130 steps a minute
 STEP_JITTER = 0.08  # a step is up to 8 % of the period early or late
-STEP_GAIN_DB = 1.5
+GAIN_JITTER_DB = 1.5  # each step or event up to this much louder or softer
 STEP_PAN_DB = 1.0  # the left foot a little louder on the left, the right on the right
 STEP_MAX_S = 1.0
 LOOP_MIN_S = 2.0
@@ -98,7 +98,7 @@ def steps(clips: Sequence[np.ndarray], seconds: float, rng: np.random.Generator)
     foot = int(rng.integers(0, 2))
     while time < seconds:
         late = rng.uniform(-STEP_JITTER, STEP_JITTER) * period
-        gain = _db(rng.uniform(-STEP_GAIN_DB, STEP_GAIN_DB))
+        gain = _db(rng.uniform(-GAIN_JITTER_DB, GAIN_JITTER_DB))
         side = STEP_PAN_DB / 2 if foot == 0 else -STEP_PAN_DB / 2
         gains = np.array([gain * _db(side), gain * _db(-side)], dtype=np.float32)
         sound = clips[int(rng.integers(0, len(clips)))]
@@ -137,7 +137,7 @@ def events(clips: Sequence[np.ndarray], seconds: float, rng: np.random.Generator
             times.append(candidate)
     for time in times:
         sound = clips[int(rng.integers(0, len(clips)))]
-        gain = _db(rng.uniform(-STEP_GAIN_DB, STEP_GAIN_DB))
+        gain = _db(rng.uniform(-GAIN_JITTER_DB, GAIN_JITTER_DB))
         _placed(out, sound, int(round(time * SAMPLE_RATE)), np.array([gain, gain], dtype=np.float32))
     return out
 
@@ -233,9 +233,9 @@ def _read_some(clips: Sequence, root: Path, seconds: float, rng: np.random.Gener
 
 
 def _write(path: Path, audio: np.ndarray, sidecar: dict[str, str]) -> None:
-    import soundfile
+    from foleystudio.atomic import write_text_atomic
+    from foleystudio.audio.wav import write_wav
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    soundfile.write(str(path), audio.T, SAMPLE_RATE, subtype="PCM_24")
-    path.with_name(path.name + ".json").write_text(json.dumps(sidecar, ensure_ascii=False, indent=1) + "\n",
-                                                   encoding="utf-8")
+    write_wav(path, audio, SAMPLE_RATE, bit_depth=24)
+    write_text_atomic(path.with_name(path.name + ".json"), json.dumps(sidecar, ensure_ascii=False, indent=1) + "\n")
