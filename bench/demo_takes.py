@@ -1,7 +1,7 @@
 """Does the demo project sound like what its layers ask for? Prints one JSON object.
 
   .venv/bin/python bench/demo_takes.py --index CORPUS_INDEX [--model MODEL] [--seeds N] [--first-seed S]
-                                       [--train-limit N]
+                                       [--train-limit N] [--reference-likeness L]
 
 Issue 6 asks that the demo project's layers produce recognisable sounds with the shipped model. No
 one can listen on the build machines, so this asks the evaluation's judge (`foleystudio evaluate`'s
@@ -15,7 +15,17 @@ each demo take is, for each layer:
   the layer's category comes from the curve and the picture, not the words;
 * ``synthesised``: the demo's own take (`demo_scene`'s synthesis, no model), for scale;
 * ``real_held_out``: the judge on the index's held-out clips of that category (its first 4 s, as
-  `evaluate` reads them): how well the judge knows the category at all.
+  `evaluate` reads them): how well the judge knows the category at all (hit rate and mean rank).
+
+The judge never hears the sounds the demo's takes may copy: training clips whose caption is one
+of the demo layers' bank references (``judge.left_out_captions``) are left out of its training,
+since a take with reference likeness carries that sound and a judge that had learnt those very
+clips would recognise the copy, not the category. ``--reference-likeness L`` makes every take
+(both kinds) with likeness L instead of each layer's own. Beside the verdicts, per layer and kind:
+``reference_distance_db``, how far each take's band shape is from its bank reference's
+(`tone_match.band_shape_db`, each centred, mean absolute dB over the bands; 0 is the reference's
+tone), and ``onset_f1``, the take's onsets against the demo's synthesised sound's (its events, on
+the picture's frames) within ``ONSET_TOLERANCE_S``.
 
 The judge hears ``JUDGE_SECONDS`` of a take, as it was trained on the first 4 s of library clips:
 the stretch that starts ``LEAD_S`` before the take's loudest moment (a library file starts at its
@@ -39,6 +49,7 @@ from foleystudio.training.evaluate import fit_judge, judge_training_set, read_cl
 RATE = 44100
 JUDGE_SECONDS = 4.0
 LEAD_S = 0.1
+ONSET_TOLERANCE_S = 0.07
 # The corpus category a sound designer would file each demo layer's sound under.
 LAYER_CATEGORIES = {"Footsteps": "footsteps", "Door slam": "doors/mechanisms", "Wind": "wind/weather"}
 
@@ -57,9 +68,10 @@ def judged_excerpt(audio: np.ndarray, seconds: float = JUDGE_SECONDS, lead_s: fl
     return audio[:, start : start + length]
 
 
-def demo_requests(project, model: str, device: str, seed: int, other_prompts: bool):
+def demo_requests(project, model: str, device: str, seed: int, other_prompts: bool, likeness: float | None = None):
     """(layer name, request) for each demo layer, as the main job asks, with ``seed``; with
-    ``other_prompts`` each layer carries the next layer's prompts."""
+    ``other_prompts`` each layer carries the next layer's prompts; ``likeness`` (when not None)
+    replaces each layer's reference likeness."""
     from foleystudio.generation import request_for_layer
 
     layers = list(project.layers)
@@ -69,6 +81,8 @@ def demo_requests(project, model: str, device: str, seed: int, other_prompts: bo
             donor = layers[(number + 1) % len(layers)]
             request = dataclasses.replace(request, on_screen_prompt=donor.on_screen_prompt,
                                           off_screen_prompt=donor.off_screen_prompt)
+        if likeness is not None:
+            request = dataclasses.replace(request, reference_likeness=likeness)
         yield layer.name, dataclasses.replace(request, variations=1)
 
 
@@ -90,9 +104,10 @@ def verdicts(judge, audios: list[np.ndarray], category: str) -> dict:
             "mean_rank": float(ranks.mean()), "mean_probability": float(probabilities[:, column].mean())}
 
 
-def run(index, model: str, seeds: int, train_limit: int | None, device: str, first_seed: int = 0) -> dict:
+def run(index, model: str, seeds: int, train_limit: int | None, device: str, first_seed: int = 0,
+        likeness: float | None = None) -> dict:
     """The report for ``index`` (an index folder, or an `Index`), ``model`` and seeds
-    first_seed..first_seed+seeds-1."""
+    first_seed..first_seed+seeds-1; ``likeness``: every take's reference likeness (None: the layers')."""
     from foleystudio.demo_project import ensure_demo_project
     from foleystudio.engine.builder import load_engine
     from foleystudio.engine.pipeline import generate, run_to_end
@@ -101,34 +116,86 @@ def run(index, model: str, seeds: int, train_limit: int | None, device: str, fir
 
     if isinstance(index, (str, Path)):
         index = read_index(index)
-    started = time.perf_counter()
-    judge = fit_judge(*judge_training_set(index, train_limit, JUDGE_SECONDS))
-    judge_s = time.perf_counter() - started
     engine = load_engine(model, device)
     with tempfile.TemporaryDirectory() as folder:
         project = load_project(ensure_demo_project(folder))
         synthesised = {layer.name: _take_audio(project, layer) for layer in project.layers}
+        references = _bank_references(engine, demo_requests(project, model, str(engine.device), first_seed, False))
+        started = time.perf_counter()
+        judge = fit_judge(*judge_training_set(_without_captions(index, set(references.values())), train_limit,
+                                              JUDGE_SECONDS))
+        judge_s = time.perf_counter() - started
         takes: dict[str, dict[str, list]] = {kind: {name: [] for name in synthesised}
                                              for kind in ("generated", "generated_other_prompts")}
         started = time.perf_counter()
         for seed in range(first_seed, first_seed + seeds):
             for kind, other in (("generated", False), ("generated_other_prompts", True)):
-                for name, request in demo_requests(project, model, str(engine.device), seed, other):
+                for name, request in demo_requests(project, model, str(engine.device), seed, other, likeness):
                     takes[kind][name].append(run_to_end(generate(engine, request))[0].audio)
         generate_s = time.perf_counter() - started
+        likenesses = {layer.name: layer.reference_likeness if likeness is None else likeness
+                      for layer in project.layers}
     layers = {}
     for name, audio in synthesised.items():
         category = LAYER_CATEGORIES.get(name, "")
         real = [a for clip in index.split("val") if clip.category == category
                 if (a := read_clip(clip, Path(index.library_root), JUDGE_SECONDS)) is not None]
-        layers[name] = {"category": category,
-                        **{kind: verdicts(judge, takes[kind][name], category) for kind in takes},
+        layers[name] = {"category": category, "reference_likeness": likenesses[name],
+                        "bank_reference": references.get(name),
+                        **{kind: {**verdicts(judge, takes[kind][name], category),
+                                  **_closeness(engine, references.get(name), takes[kind][name], audio)}
+                           for kind in takes},
                         "synthesised": verdicts(judge, [audio], category),
                         "real_held_out": _real_verdicts(judge, real, category)}
     return {"model": engine.model_id, "device": str(engine.device), "seeds": seeds, "first_seed": first_seed,
             "judge": {"categories": len(judge.categories), "train_clips": judge.clips,
-                      "chance": 1.0 / len(judge.categories), "fit_s": round(judge_s, 1)},
+                      "chance": 1.0 / len(judge.categories), "fit_s": round(judge_s, 1),
+                      "left_out_captions": sorted(set(references.values()))},
             "judged_seconds": JUDGE_SECONDS, "layers": layers, "generate_s": round(generate_s, 1)}
+
+
+def _bank_references(engine, requests) -> dict[str, str]:
+    """Layer name -> the caption of the bank sound its prompt retrieves (layers with none left out)."""
+    from foleystudio.engine.pipeline import read_prompt
+
+    found = {name: read_prompt(engine, request).bank_caption for name, request in requests}
+    return {name: caption for name, caption in found.items() if caption is not None}
+
+
+def _without_captions(index, captions: set[str]):
+    """``index`` without its clips captioned one of ``captions`` (the judge must not know them)."""
+    from foleystudio.training.index import Index
+
+    if not captions:
+        return index
+    return Index(index.library_root, [clip for clip in index.clips if clip.caption not in captions],
+                 list(index.unreadable))
+
+
+def _closeness(engine, reference_caption: str | None, audios: list[np.ndarray], synthesised: np.ndarray) -> dict:
+    """Mean distance of the takes' band shapes from their bank reference's (dB; None without one) and
+    mean onset F1 of the takes against the synthesised sound's onsets."""
+    import torch
+
+    from foleystudio.engine.tone_match import band_shape_db
+    from foleystudio.training.onsets import detect_onsets, onset_f1
+
+    if not audios:
+        return {}
+    events = detect_onsets(synthesised, RATE)
+    f1 = [onset_f1(detect_onsets(audio, RATE), events, ONSET_TOLERANCE_S).f1 for audio in audios]
+    result = {"onset_f1": float(np.mean(f1))}
+    bank = engine.reference_bank
+    if reference_caption is None or bank is None:
+        return {**result, "reference_distance_db": None}
+    config = engine.codec.config
+    reference = band_shape_db(bank.latent(bank.captions.index(reference_caption))[None], config)[0]
+    distances = []
+    with torch.no_grad():
+        for audio in audios:
+            shape = band_shape_db(engine.codec.encode(torch.tensor(audio)[None].to(engine.device)).cpu(), config)[0]
+            distances.append(float(((shape - shape.mean()) - (reference - reference.mean())).abs().mean()))
+    return {**result, "reference_distance_db": float(np.mean(distances))}
 
 
 def _take_audio(project, layer) -> np.ndarray:
@@ -142,8 +209,12 @@ def _real_verdicts(judge, real: list[np.ndarray], category: str) -> dict:
     """Real clips are judged on their first seconds, as `evaluate` reads them, not re-cut."""
     if not real or category not in judge.categories:
         return {"clips": len(real)}
-    said = judge.predict_features(judge.features(real))
-    return {"clips": len(real), "hit_rate": float(np.mean([s == category for s in said]))}
+    probabilities = judge.probabilities(judge.features(real))
+    column = judge.categories.index(category)
+    ranks = (probabilities > probabilities[:, [column]]).sum(axis=1) + 1
+    said = [judge.categories[i] for i in probabilities.argmax(axis=1)]
+    return {"clips": len(real), "hit_rate": float(np.mean([s == category for s in said])),
+            "mean_rank": float(ranks.mean())}
 
 
 def main() -> None:
@@ -154,9 +225,11 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--train-limit", type=int, default=None, help="judge training clips (default: all)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--reference-likeness", type=float, default=None,
+                        help="every take's reference likeness, 0..1 (default: each demo layer's own)")
     args = parser.parse_args()
-    print(json.dumps(run(args.index, args.model, args.seeds, args.train_limit, args.device, args.first_seed),
-                     indent=2))
+    print(json.dumps(run(args.index, args.model, args.seeds, args.train_limit, args.device, args.first_seed,
+                         args.reference_likeness), indent=2))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,11 @@ DEMO_PROJECT_NAME = "FoleyStudio Demo.foley"
 DEMO_FPS = Fraction(24)
 DEMO_SIZE = (320, 180)  # width, height: small, even, 16:9
 DEMO_MODEL_ID = "demo-synth"
+# The demo's layers keep all of the reference sound their prompt finds in the model's bank, cut
+# onto the events of the model's own take (`engine.reference_layout`): with foley-small, takes
+# re-made from that layout drifted back to its noise textures (MODEL_CARD.md, "Reference
+# likeness"). A model without a bank makes its plain takes (the likeness is then ignored).
+DEMO_REFERENCE_LIKENESS = 1.0
 
 # name, role, sound part, on-screen prompt, off-screen prompt
 _LAYERS = (
@@ -87,7 +92,8 @@ def _demo_layer(name: str, role: LayerRole, on_screen: str, off_screen: str, aud
         model_id=DEMO_MODEL_ID,
     )
     layer = Layer.new(name, role, duration_s=DEMO_DURATION_S, on_screen_prompt=on_screen,
-                      off_screen_prompt=off_screen, curve=curve, steps=_default_model_steps())
+                      off_screen_prompt=off_screen, curve=curve, steps=_default_model_steps(),
+                      reference_likeness=DEMO_REFERENCE_LIKENESS)
     layer.add_take(take)
     layer.select_take(take.id)
     return layer

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from foleystudio.audio.wav import write_wav
+from foleystudio.demo_project import DEMO_REFERENCE_LIKENESS
 from foleystudio.training.index import Clip, Index
 from tests._bench import load_bench
 
@@ -70,9 +71,9 @@ def test_the_bench_judges_every_demo_layer_in_each_kind(tmp_path, monkeypatch):
     asked = []
     requests = bench.demo_requests
 
-    def recorded(project, model, device, seed, other):
+    def recorded(project, model, device, seed, other, likeness=None):
         asked.append(seed)
-        return requests(project, model, device, seed, other)
+        return requests(project, model, device, seed, other, likeness)
 
     monkeypatch.setattr(bench, "demo_requests", recorded)
     rng = np.random.default_rng(0)
@@ -94,3 +95,32 @@ def test_the_bench_judges_every_demo_layer_in_each_kind(tmp_path, monkeypatch):
         for kind in ("generated", "generated_other_prompts", "synthesised"):
             assert 0.0 <= layer[kind]["hit_rate"] <= 1.0 and 1 <= layer[kind]["mean_rank"] <= 3
         assert layer["generated"]["takes"] == 1 and layer["real_held_out"]["clips"] == 1
+        assert 1 <= layer["real_held_out"]["mean_rank"] <= 3
+        assert 0.0 <= layer["generated"]["onset_f1"] <= 1.0
+        assert layer["generated"]["reference_distance_db"] is None  # the tiny preset has no bank
+        assert layer["bank_reference"] is None and layer["reference_likeness"] == DEMO_REFERENCE_LIKENESS
+    assert report["judge"]["left_out_captions"] == []
+
+
+def test_the_judge_never_learns_the_demos_bank_references(tmp_path):
+    bench = _bench()
+    clips = [_clip(0, "a.wav", "footsteps", "train"), _clip(1, "b.wav", "wind/weather", "train"),
+             _clip(2, "c.wav", "footsteps", "val")]
+    kept = bench._without_captions(Index(tmp_path, clips, []), {"footsteps sound"})
+    assert [clip.id for clip in kept.clips] == ["1"] and kept.library_root == tmp_path
+    assert bench._without_captions(Index(tmp_path, clips, []), set()).clips == clips
+
+
+def test_closeness_measures_onsets_against_the_synthesised_sound():
+    bench = _bench()
+
+    class _NoBank:
+        reference_bank = None
+
+    events = np.zeros((2, 2 * RATE), np.float32)
+    for start in (0.3, 1.1):
+        events[:, int(start * RATE): int(start * RATE) + 2000] = 0.5
+    late = np.roll(events, int(0.3 * RATE), axis=1)
+    assert bench._closeness(_NoBank(), None, [events], events)["onset_f1"] == 1.0
+    result = bench._closeness(_NoBank(), None, [events, late], events)
+    assert result["onset_f1"] == 0.5 and result["reference_distance_db"] is None

@@ -6,7 +6,7 @@ import soundfile as sf
 from foleystudio.audio.curve import LoudnessCurve
 from foleystudio.audio.wav import read_bext
 from foleystudio.cli import main
-from tests.media import make_video
+from tests.media import make_audio, make_video
 from tests.test_cli import assert_one_line_error
 
 TINY = ["--model", "preset:tiny", "--steps", "3"]
@@ -81,6 +81,11 @@ BAD = {
     "reference not audio": (_text_reference, "ref.wav"),
     "predict without video": (lambda tmp: ["--predict-curve"], "--predict-curve needs --video"),
     "no length": (lambda tmp: [], "give --duration"),
+    "likeness over 1": (lambda tmp: ["--duration", "1", "--reference-likeness", "1.5"],
+                        "reference likeness must be between 0 and 1"),
+    "likeness on a long take": (lambda tmp: ["--duration", "3", "--prompt", "door", "--reference-likeness", "0.5",
+                                             "--ref", str(make_audio(tmp / "r.wav", seconds=1.0, rate=44100))],
+                                "works on takes up to"),
     "not a wav name": (lambda tmp: ["--duration", "1", "--out", str(tmp / "take.mp3")], "must be a .wav"),
     "region without a take": (lambda tmp: ["--duration", "1", "--region", "0.2", "0.4"], "go together"),
     "regenerate with variations": (

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from foleystudio.demo_project import DEMO_FPS, demo_frame, ensure_demo_project
+from foleystudio.demo_project import DEMO_FPS, DEMO_REFERENCE_LIKENESS, demo_frame, ensure_demo_project
 from foleystudio.demo_scene import DOOR_TIME_S, render_demo_scene
 from foleystudio.mix import render_mix
 from foleystudio.project.store import load_project, save_project
@@ -28,6 +28,7 @@ def test_the_demo_project_is_built_and_plays_the_demo_scene(tmp_path):
     for layer in project.layers:
         assert layer.selected_take is not None
         np.testing.assert_allclose(layer.curve.left, layer.selected_take.measured_curve.left)
+        assert layer.reference_likeness == DEMO_REFERENCE_LIKENESS == 1.0
 
 
 def test_the_demo_layers_sample_as_the_default_model_recommends(tmp_path, monkeypatch):

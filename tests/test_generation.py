@@ -41,7 +41,7 @@ def test_the_request_carries_the_layers_prompts_guidance_and_curve(tmp_path):
                               negative_prompt="music", reference_audio=project.reference_to(reference))
     left = np.linspace(-40, -10, len(layer.curve))
     layer.update(curve=LoudnessCurve(layer.curve.times, left, left - 3), video_guidance=4.0, text_guidance=1.5,
-                 audio_guidance=0.5, loudness_adherence=0.3, steps=7, seed=42, variations=3)
+                 audio_guidance=0.5, loudness_adherence=0.3, reference_likeness=0.9, steps=7, seed=42, variations=3)
     request = request_for_layer(project, layer, model="preset:tiny", device="cpu", start_s=1.0, duration_s=2.0)
     assert (request.on_screen_prompt, request.off_screen_prompt, request.negative_prompt) == (
         "boots on gravel", "wind", "music")
@@ -49,6 +49,7 @@ def test_the_request_carries_the_layers_prompts_guidance_and_curve(tmp_path):
     assert request.video.start_s == 1.0 and request.duration_s == 2.0
     assert (request.guidance.video, request.guidance.text, request.guidance.audio) == (4.0, 1.5, 0.5)
     assert (request.adherence, request.steps, request.seed, request.variations) == (0.3, 7, 42, 3)
+    assert request.reference_likeness == 0.9
     assert (request.model, request.device) == ("preset:tiny", "cpu")
     # The curve: frames from 1 s to 3 s of the layer's, re-based to start at 0 s.
     assert np.allclose(request.curve.times, np.arange(12) / 6.0)

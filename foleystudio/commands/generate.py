@@ -34,6 +34,9 @@ def add_parser(subparsers) -> None:
     curve.add_argument("--curve-from", metavar="AUDIO", help="use the loudness curve of this audio file")
     curve.add_argument("--predict-curve", action="store_true", help="predict the curve from the video")
     parser.add_argument("--adherence", type=float, default=0.8, help="how strictly the take follows the curve, 0..1")
+    parser.add_argument("--reference-likeness", type=float, default=0.0,
+                        help="how much of the reference sound (given, or found in the model's bank) the take "
+                             "keeps, 0..1: above 0 it starts from the reference cut onto a first take's events")
     parser.add_argument("--guidance-video", type=float, default=2.5, metavar="X")
     parser.add_argument("--guidance-text", type=float, default=2.5, metavar="X")
     parser.add_argument("--guidance-audio", type=float, default=2.5, metavar="X")
@@ -113,6 +116,7 @@ def build_request(args: argparse.Namespace, engine):
         negative_prompt=args.negative, reference_audio=args.ref,
         video=VideoSpan(args.video, args.start) if args.video else None, curve=_fit(curve, duration),
         adherence=args.adherence,
+        reference_likeness=args.reference_likeness,
         guidance=GuidanceScales(video=args.guidance_video, text=args.guidance_text, audio=args.guidance_audio),
         steps=engine.config.sampler.steps if args.steps is None else args.steps,
         sampler=args.sampler, seed=args.seed, variations=args.variations,

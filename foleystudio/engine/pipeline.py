@@ -14,6 +14,7 @@ finished audio (what the take is) grows with the take.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from foleystudio.audio.curve import LoudnessCurve
 from foleystudio.audio.io import read_audio
 from foleystudio.audio.loudness import loudness_curve
 from foleystudio.engine.builder import Engine
+from foleystudio.engine.codec import AnalyticCodec
 from foleystudio.engine.conditions import ConditionInputs
 from foleystudio.engine.guidance import anchored_branches, guidance_branches, guided_velocity
 from foleystudio.engine.long_takes import (
@@ -38,6 +40,7 @@ from foleystudio.engine.long_takes import (
 from foleystudio.engine.loudness_anchor import loudness_anchor
 from foleystudio.engine.model import prompt_trained
 from foleystudio.engine.reference_bank import Retrieval
+from foleystudio.engine.reference_layout import lay_out, start_point
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import NoiseStream, SamplerConfig, Step, sample
 from foleystudio.engine.tone_match import ToneMatch
@@ -91,6 +94,7 @@ class GeneratedTake:
             "follow_video": request.follow_video,
             "curve": self.target_curve,
             "adherence": request.adherence,
+            "reference_likeness": request.reference_likeness,
             "video_guidance": request.guidance.video,
             "text_guidance": request.guidance.text,
             "audio_guidance": request.guidance.audio,
@@ -276,9 +280,14 @@ def generate(engine: Engine, request: GenerationRequest,
     noise = NoiseStream(request.seed, request.variations)
     channels = engine.config.generator.latent_channels
     toned = tone_match_for(engine, inputs)
+    request = _likeness_used(engine, request, inputs, plan)
     if len(plan.windows) == 1:
         velocity = velocity_for(engine, request, inputs, plan.total_frames)
-        latent = yield from sample(velocity, noise.draw((channels, plan.total_frames), engine.device), config, cancel)
+        start = noise.draw((channels, plan.total_frames), engine.device)
+        if request.reference_likeness > 0:
+            latent = yield from _likened(engine, request, inputs, velocity, noise, start, config, cancel)
+        else:
+            latent = yield from sample(velocity, start, config, cancel)
         with torch.no_grad():
             waves = engine.codec.decode(toned(latent.float())).cpu().numpy()
     else:
@@ -295,6 +304,62 @@ def generate(engine: Engine, request: GenerationRequest,
     curve = target_curve(engine, request)
     return [_finish(engine, request, waves[index, :, :samples], curve, index, reading)
             for index in range(request.variations)]
+
+
+def _likeness_used(engine: Engine, request: GenerationRequest, inputs: ConditionInputs,
+                   plan: LongTakePlan) -> GenerationRequest:
+    """The request as it will be made: with no reference sound to keep (none given, none found in
+    the bank: another model, or words that match nothing) the likeness is 0, and the take says so."""
+    if request.reference_likeness == 0:
+        return request
+    if not isinstance(engine.codec, AnalyticCodec):
+        raise UserInputError(f"model {engine.model_id!r} cannot keep a reference's likeness (its codec is not the "
+                             f"analytic one, whose latent is band levels): set the likeness to 0")
+    if inputs.reference_latent is None and inputs.reference_audio is None:
+        logger.warning("reference likeness %g ignored: no reference sound (none given, none found in the "
+                       "model's bank)", request.reference_likeness)
+        return dataclasses.replace(request, reference_likeness=0.0)
+    if len(plan.windows) > 1:
+        raise UserInputError(
+            f"reference likeness works on takes up to {engine.config.window_s:g} s (this one is "
+            f"{request.duration_s:g} s): generate it in shorter stretches, or set the likeness to 0")
+    return request
+
+
+def _likened(engine: Engine, request: GenerationRequest, inputs: ConditionInputs, velocity, noise: NoiseStream,
+             start: torch.Tensor, config: SamplerConfig, cancel):
+    """Two passes (`reference_layout`): the usual take, then a take that starts from the reference
+    laid along it at flow time ``reference_likeness``. Steps are numbered over both passes."""
+    likeness = request.reference_likeness
+    first = yield from _numbered(sample(velocity, start, config, cancel), 0, 2 * config.steps)
+    reference = _reference_latent(engine, inputs)
+    rate = engine.generator.latent_rate
+    with torch.no_grad():
+        layout = torch.stack([lay_out(engine.codec, reference, take.float(), rate) for take in first])
+    if likeness >= 1.0:
+        return layout
+    fresh = noise.draw(tuple(first.shape[1:]), engine.device)
+    second = sample(velocity, start_point(fresh, layout.to(fresh.dtype), likeness), config, cancel, start=likeness)
+    return (yield from _numbered(second, config.steps, 2 * config.steps))
+
+
+@torch.no_grad()
+def _reference_latent(engine: Engine, inputs: ConditionInputs) -> torch.Tensor:
+    """The reference sound as the codec's latent [C, frames] (a model that reads its waveform)."""
+    if inputs.reference_latent is not None:
+        return inputs.reference_latent.to(engine.device, torch.float32)
+    wave = inputs.reference_audio.to(engine.device, torch.float32)
+    return engine.codec.encode(wave.expand(2, -1)[None] if wave.shape[0] == 1 else wave[None])[0].float()
+
+
+def _numbered(steps: Generator[Step, None, torch.Tensor], offset: int, total: int):
+    """Re-yield a pass's Steps numbered within a run of ``total`` steps; return the pass's latent."""
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        yield dataclasses.replace(step, i=step.i + offset, total=total)
 
 
 def tone_match_for(engine: Engine, inputs: ConditionInputs) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -47,6 +47,9 @@ class GenerationRequest:
     follow_video: bool = True
     curve: LoudnessCurve | None = None
     adherence: float = 0.8
+    # How much of the reference sound the take keeps (`reference_layout`): 0 uses it as a prompt
+    # only; above 0 the take starts from the reference laid along a first take, at this flow time.
+    reference_likeness: float = 0.0
     guidance: GuidanceScales = field(default_factory=GuidanceScales)
     steps: int = 25
     sampler: str = "euler"
@@ -71,6 +74,9 @@ class GenerationRequest:
         if isinstance(self.adherence, bool) or not isinstance(self.adherence, (int, float)) \
                 or not 0.0 <= self.adherence <= 1.0:
             raise UserInputError(f"loudness adherence must be between 0 and 1, got {self.adherence!r}")
+        if isinstance(self.reference_likeness, bool) or not isinstance(self.reference_likeness, (int, float)) \
+                or not 0.0 <= self.reference_likeness <= 1.0:
+            raise UserInputError(f"reference likeness must be between 0 and 1, got {self.reference_likeness!r}")
         if self.curve is not None:
             self._check_curve(self.curve)
 

@@ -106,14 +106,17 @@ COMPACT_SAMPLER = SamplerConfig(method="euler", steps=16, shift=3.0)
 BASE_SAMPLER = SamplerConfig(method="heun", steps=50, shift=3.0)
 
 
-def time_grid(steps: int, shift: float = 1.0) -> list[float]:
-    """steps + 1 increasing times from exactly 0.0 to exactly 1.0 (the SD3 shifted schedule)."""
+def time_grid(steps: int, shift: float = 1.0, start: float = 0.0) -> list[float]:
+    """steps + 1 increasing times from exactly ``start`` to exactly 1.0: the SD3 shifted schedule,
+    squeezed onto [start, 1] (a run that starts part way, from a given latent, keeps its steps)."""
+    if not 0.0 <= start < 1.0:
+        raise ValueError(f"a sampling run starts at a time in [0, 1), got {start}")
     times = []
     for k in range(steps + 1):
         sigma = 1.0 - k / steps
         shifted = shift * sigma / (1.0 + (shift - 1.0) * sigma)
-        times.append(1.0 - shifted)
-    times[0], times[-1] = 0.0, 1.0  # exact ends whatever the rounding
+        times.append(start + (1.0 - start) * (1.0 - shifted))
+    times[0], times[-1] = start, 1.0  # exact ends whatever the rounding
     return times
 
 
@@ -122,13 +125,16 @@ def sample(
     noise: torch.Tensor,
     config: SamplerConfig,
     cancel: CancelSignal = None,
+    start: float = 0.0,
 ) -> Generator[Step, None, torch.Tensor]:
     """Integrate from ``noise`` (t = 0) to t = 1; yields a Step per step, returns the final latent.
 
+    With ``start`` > 0, ``noise`` is the flow's x at t = ``start`` (noise mixed with a latent to keep,
+    as `reference_layout.start_point` makes it) and the steps cover [start, 1].
     Raises GenerationCancelled at the first step boundary where ``cancel`` is set.
     """
     is_cancelled = _cancel_predicate(cancel)
-    grid = time_grid(config.steps, config.shift)
+    grid = time_grid(config.steps, config.shift, start)
     x = noise
     for index in range(config.steps):
         if is_cancelled():

@@ -58,6 +58,7 @@ VARIATIONS_RANGE = (1, 8)
 SEED_RANGE = (0, 2**32 - 1)  # what every RNG we use accepts
 GAIN_DB_RANGE = (-60.0, 12.0)
 ADHERENCE_RANGE = (0.0, 1.0)
+LIKENESS_RANGE = (0.0, 1.0)
 
 # Fields that change through dedicated methods, never through ``update``.
 _NOT_UPDATABLE = {"id": "a layer's id never changes", "takes": "takes change through add_take / remove_take"}
@@ -76,6 +77,7 @@ _CHECKS = {
     "text_guidance": lambda v: checks.check_number(v, "text guidance", *GUIDANCE_RANGE),
     "audio_guidance": lambda v: checks.check_number(v, "reference-audio guidance", *GUIDANCE_RANGE),
     "loudness_adherence": lambda v: checks.check_number(v, "loudness adherence", *ADHERENCE_RANGE),
+    "reference_likeness": lambda v: checks.check_number(v, "reference likeness", *LIKENESS_RANGE),
     "steps": lambda v: checks.check_int(v, "steps", *STEPS_RANGE),
     "seed": lambda v: checks.check_int(v, "seed", *SEED_RANGE),
     "seed_locked": lambda v: checks.check_bool(v, "seed locked"),
@@ -110,6 +112,7 @@ class Layer:
     text_guidance: float = DEFAULT_TEXT_GUIDANCE
     audio_guidance: float = DEFAULT_AUDIO_GUIDANCE
     loudness_adherence: float = DEFAULT_LOUDNESS_ADHERENCE
+    reference_likeness: float = 0.0
     steps: int = DEFAULT_STEPS
     seed: int = DEFAULT_SEED
     seed_locked: bool = False
@@ -251,6 +254,7 @@ class Layer:
             "text_guidance": self.text_guidance,
             "audio_guidance": self.audio_guidance,
             "loudness_adherence": self.loudness_adherence,
+            "reference_likeness": self.reference_likeness,
             "steps": self.steps,
             "seed": self.seed,
         }

@@ -2,7 +2,7 @@
 
 Each migration upgrades a decoded JSON document from version n to n + 1; on load they run in order
 until the document is at ``SCHEMA_VERSION``. A migration is registered with ``@migration(n)``
-when the schema changes; there is none yet, since version 1 is the first. A document from a newer
+when the schema changes. A document from a newer
 schema is refused with a message telling the user to update FoleyStudio.
 """
 
@@ -16,7 +16,7 @@ from foleystudio.errors import ProjectError
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Migration = Callable[[dict], dict]
 # from_version -> function upgrading a document from from_version to from_version + 1.
@@ -68,4 +68,13 @@ def migrate(document: dict, source: str) -> dict:
         version += 1
         document["schema_version"] = version
         logger.info("%s: upgraded to schema %d", source, version)
+    return document
+
+
+@migration(1)
+def _layers_gain_reference_likeness(document: dict) -> dict:
+    """Schema 2 gives every layer a reference likeness; a layer from before keeps its behaviour (0:
+    the reference sound is a prompt only)."""
+    for layer in document.get("layers", []):
+        layer.setdefault("reference_likeness", 0.0)
     return document

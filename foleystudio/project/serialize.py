@@ -1,4 +1,4 @@
-"""The project <-> JSON document mapping (schema version 1), with errors that name the field.
+"""The project <-> JSON document mapping (schema version 2), with errors that name the field.
 
 Layout: top level ``schema_version``, ``app_version``, ``id``, ``video``, ``frame_rate`` (text such
 as "24000/1001"), ``video_duration_s``, ``export`` and ``layers`` (a list; each layer flat, with its
@@ -260,6 +260,7 @@ _LAYER_KINDS = {
     "text_guidance": "number",
     "audio_guidance": "number",
     "loudness_adherence": "number",
+    "reference_likeness": "number",
     "steps": "int",
     "seed": "int",
     "seed_locked": "bool",

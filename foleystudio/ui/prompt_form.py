@@ -93,11 +93,12 @@ class PromptPanelWidgets:
     def show_reference_support(self) -> None:
         """For a model never trained with a reference sound (the pipeline would refuse the request,
         `pipeline.check_prompts_trained`): no choosing one, its guidance greyed out, and a line
-        saying why. Clear stays usable, so a reference set under another model can be removed."""
+        saying why (its likeness too). Clear stays usable, so a reference set under another model can be removed."""
         usable = self.takes_reference_sounds()
         self.reference_choose.setEnabled(usable)
         self.reference_picker.set_accepting(usable)
         self.sliders["audio_guidance"].setEnabled(usable)
+        self.sliders["reference_likeness"].setEnabled(usable)
         self.reference_hint.setVisible(not usable)
 
     def _build_follow_video(self, form: QFormLayout) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QSlider, QSpinBox, QWidget
 
-from foleystudio.project.layer import ADHERENCE_RANGE, GUIDANCE_RANGE, STEPS_RANGE
+from foleystudio.project.layer import ADHERENCE_RANGE, GUIDANCE_RANGE, LIKENESS_RANGE, STEPS_RANGE
 
 # Unique across all fields and drags, so two drags never merge into one undo step.
 _drag_numbers = itertools.count(1)
@@ -47,6 +47,12 @@ SLIDER_SPECS = (
                 "(the bundled one does) it changes what the take sounds like, not how loud it is.")),
     SliderSpec("audio_guidance", "Reference guidance", GUIDANCE_RANGE, 0.1, 1,
                "How strongly the take resembles the reference sound (only with a reference sound set)."),
+    SliderSpec("reference_likeness", "Reference likeness", LIKENESS_RANGE, 0.05, 2,
+               ("How much of the reference sound itself the take keeps: above 0 the model makes a first "
+                "take, cuts the reference (yours, or the one the prompt found in the model's bank) onto "
+                "its events, and makes the take again from that. 1 keeps the cut reference; lower lets "
+                "the model re-make more of it. Doubles the generation time; takes up to the model's "
+                "window (10 s for the bundled model). 0: the reference is a prompt only.")),
     SliderSpec("steps", "Steps", STEPS_RANGE, 1, 0,
                "Sampling steps: more steps take longer and refine detail. New layers start at the "
                "number the chosen model recommends."),

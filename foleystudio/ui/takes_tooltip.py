@@ -27,6 +27,7 @@ _TOOLTIP_FIELDS = (
     ("text_guidance", "Text guidance"),
     ("audio_guidance", "Reference guidance"),
     ("adherence", "Loudness adherence"),
+    ("reference_likeness", "Reference likeness"),
     ("steps", "Steps"),
     ("sampler", "Sampler"),
     ("seed", "Seed"),

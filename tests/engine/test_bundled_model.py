@@ -142,3 +142,40 @@ def test_the_bundled_models_prompts_retrieve_fitting_sounds_from_its_bank():
     assert (found.caption, found.how) == ("footsteps on wood", "words")
     found = retrieved_reference(engine, GenerationRequest(duration_s=2.0, off_screen_prompt="A LARGE explosion!"))
     assert bank.categories[found.index] == "explosions"
+
+
+def test_the_bundled_models_takes_sound_like_their_bank_reference_with_likeness():
+    from foleystudio.engine.pipeline import condition_inputs
+    from foleystudio.engine.tone_match import band_shape_db
+
+    engine = load_engine(FOLDER, "cpu")
+    request = GenerationRequest(duration_s=3.0, on_screen_prompt="leather footsteps", steps=8, seed=2)
+    reference = condition_inputs(engine, request).reference_latent
+    shape = band_shape_db(reference[None], engine.codec.config)[0]
+
+    def distance(likeness: float) -> float:
+        take = run_to_end(generate(engine, dataclasses.replace(request, reference_likeness=likeness)))[0]
+        heard = band_shape_db(engine.codec.encode(torch.tensor(take.audio)[None]), engine.codec.config)[0]
+        return float(((heard - heard.mean()) - (shape - shape.mean())).abs().mean())
+
+    plain, likened = distance(0.0), distance(0.95)
+    assert likened < 0.6 * plain, (plain, likened)  # dB of band shape away from the reference
+
+
+def test_the_demo_layers_takes_carry_their_bank_sounds(tmp_path):
+    from foleystudio.demo_project import ensure_demo_project
+    from foleystudio.engine.tone_match import band_shape_db
+    from foleystudio.generation import request_for_layer
+    from foleystudio.project.store import load_project
+
+    engine = load_engine(FOLDER, "cpu")
+    project = load_project(ensure_demo_project(tmp_path))
+    footsteps = project.layers[0]
+    request = dataclasses.replace(request_for_layer(project, footsteps, model=str(FOLDER), device="cpu"),
+                                  variations=1, steps=4, duration_s=3.0, curve=None)
+    take = run_to_end(generate(engine, request))[0]
+    assert take.bank_reference == "leather footsteps" and take.parameters()["reference_likeness"] == 1.0
+    bank = engine.reference_bank
+    reference = band_shape_db(bank.latent(bank.captions.index("leather footsteps"))[None], engine.codec.config)[0]
+    heard = band_shape_db(engine.codec.encode(torch.tensor(take.audio)[None]), engine.codec.config)[0]
+    assert float(((heard - heard.mean()) - (reference - reference.mean())).abs().mean()) < 2.0  # dB; plain: ~7

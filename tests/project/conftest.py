@@ -82,6 +82,7 @@ def make_full_project(folder: Path) -> Project:
         text_guidance=6.0,
         audio_guidance=1.25,
         loudness_adherence=0.33,
+        reference_likeness=0.85,
         steps=40,
         seed=2**32 - 1,
         seed_locked=True,

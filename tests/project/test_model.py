@@ -88,6 +88,7 @@ def test_export_defaults_are_48k_24_bit():
         ("text_guidance", -0.1, "text guidance must be between 0 and 20"),
         ("audio_guidance", "high", "reference-audio guidance must be a number"),
         ("loudness_adherence", 1.01, "loudness adherence must be between 0 and 1"),
+        ("reference_likeness", -0.5, "reference likeness must be between 0 and 1"),
         ("seed", -1, "seed must be between 0 and 4294967295"),
         ("seed", 2**32, "seed must be between 0 and 4294967295"),
         ("mute", 1, "mute must be true or false, got 1"),

@@ -1,5 +1,6 @@
 """Saving and opening .foley files: round trip, errors, migrations, atomic and refused saves."""
 
+import copy
 import errno
 import json
 import os
@@ -43,7 +44,7 @@ def test_saved_json_layout(tmp_path, full_project):
     path = save_project(full_project, tmp_path / "Scene.foley")
     text = path.read_text(encoding="utf-8")
     document = json.loads(text)
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == migrations.SCHEMA_VERSION == 2
     assert document["app_version"] == __import__("foleystudio").__version__
     assert document["frame_rate"] == "24000/1001"
     assert document["layers"][0]["role"] == "on-screen"
@@ -195,7 +196,7 @@ def test_truncated_json_names_the_file(tmp_path, full_project):
         (b"\xff\xfe\x00garbage", "not UTF-8 text"),
         (b"{}", "not a FoleyStudio project (it has no schema_version)"),
         (b'{"schema_version": "1"}', "schema_version must be a whole number"),
-        (b'{"schema_version": 3}', "made by a newer FoleyStudio (schema 3, this version reads up to 1)"),
+        (b'{"schema_version": 3}', "made by a newer FoleyStudio (schema 3, this version reads up to 2)"),
     ],
 )
 def test_unreadable_documents(tmp_path, content, message):
@@ -310,7 +311,23 @@ def test_old_documents_are_upgraded_in_order(tmp_path, monkeypatch):
     assert str(project.frame_rate) == "24000/1001"
     assert [layer.name for layer in project.layers] == ["A"]
     save_project(project)
-    assert json.loads(path.read_text(encoding="utf-8"))["schema_version"] == 1
+    assert json.loads(path.read_text(encoding="utf-8"))["schema_version"] == migrations.SCHEMA_VERSION
+
+
+def test_a_schema_1_project_opens_with_no_reference_likeness_and_saves_as_schema_2(tmp_path):
+    _, current = saved_document(tmp_path, _one_layer())
+    old = copy.deepcopy(current)
+    old["schema_version"] = 1
+    for layer in old["layers"]:
+        del layer["reference_likeness"]
+    path = write_json(tmp_path / "One.foley", old)
+    project = load_project(path)
+    assert [layer.reference_likeness for layer in project.layers] == [0.0]
+    project.layers[0].update(reference_likeness=0.9)
+    save_project(project)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["schema_version"] == 2 and saved["layers"][0]["reference_likeness"] == 0.9
+    assert load_project(path).layers[0].reference_likeness == 0.9
 
 
 def test_migrations_chain_and_leave_the_input_alone(monkeypatch):

@@ -183,13 +183,15 @@ def test_seed_lock_and_randomise(qtbot, panel, session):
     assert layer.seed == 2**32 - 1
 
 
-def test_variations_adherence_and_follow_video(qtbot, panel, session):
+def test_variations_adherence_likeness_and_follow_video(qtbot, panel, session):
     layer = steps(session)
     panel.variations.setValue(5)
     panel.sliders["loudness_adherence"].spin.setValue(0.25)
+    panel.sliders["reference_likeness"].spin.setValue(0.9)
     qtbot.mouseClick(panel.follow_video, Qt.MouseButton.LeftButton, pos=QPoint(8, panel.follow_video.height() // 2))
     assert layer.variations == 5 and layer.loudness_adherence == 0.25 and layer.follow_video is False
-    assert session.undo_stack.count() == 3
+    assert layer.reference_likeness == 0.9
+    assert session.undo_stack.count() == 4
     session.undo_stack.undo()
     assert panel.follow_video.isChecked()
 
@@ -275,6 +277,7 @@ def test_a_model_never_trained_with_reference_sounds_greys_them_out(qtbot, panel
     panel.refresh_models()
     assert panel.model() == "foley-small"
     assert not panel.reference_choose.isEnabled() and not panel.sliders["audio_guidance"].isEnabled()
+    assert not panel.sliders["reference_likeness"].isEnabled()
     assert not panel.reference_hint.isHidden() and "not trained with reference sounds" in panel.reference_hint.text()
     assert "drop" not in panel.reference_name.text()  # the empty picker no longer invites a drop
     assert panel.on_screen_prompt.isEnabled()  # only the reference is greyed out
@@ -283,6 +286,7 @@ def test_a_model_never_trained_with_reference_sounds_greys_them_out(qtbot, panel
     assert not drop(panel, path) and steps(session).reference_audio is None  # nor can one be dropped
     panel.set_model("preset:tiny")  # presets record nothing: no check
     assert panel.reference_choose.isEnabled() and panel.sliders["audio_guidance"].isEnabled()
+    assert panel.sliders["reference_likeness"].isEnabled()
     assert panel.reference_hint.isHidden() and "drop an audio file" in panel.reference_name.text()
     assert drop(panel, path) and steps(session).reference_audio is not None
     panel.set_model("foley-small")

@@ -1,0 +1,136 @@
+"""Reference likeness: the take starts from its reference sound, laid along the model's own take.
+
+Why: the bundled generator follows the curve and the picture but not its reference's sound (its
+demo footsteps were a dull thump where the bank's "leather footsteps" are a click and a scuff;
+MODEL_CARD.md of foley-small). A sound designer with a good recording and a picture to fit would
+cut the recording onto the picture's events and then shape it; this does that, and lets the model
+do the shaping, as image and audio tools do with an init image or audio and a noise level
+(SDEdit, Meng et al. 2022; Stable Audio's init audio).
+
+How, for a take with likeness ``L`` in (0, 1]:
+
+1. The model makes the take as usual (the first pass): its timing follows the picture and the
+   curve.
+2. The reference's latent is laid along that take (`lay_out`). Where the first pass has onsets
+   (a rise of at least ``RISE_DB`` within ``BACK_S``, within ``RANGE_DB`` of its loudest, at most one
+   per ``GAP_S``), the reference's first event (from its first onset to its second, or to its end)
+   is placed at each one, cut at the next, each channel raised or lowered so that its loudest frame
+   is the first pass's loudest in that stretch; between the events the first pass stays, given
+   the reference's tone (`tone_match.ToneMatch` at full strength: its band shape, each frame's
+   loudness kept), since a short reference leaves most frames to it. A first pass with no onsets
+   (wind, rain, an engine) gets the reference looped instead, each frame's level following the
+   first pass's loudness over ``LEVEL_WINDOW_S`` (400 ms, the momentary window), so the
+   reference's own short-term movement stays; a reference under ``LOOP_MIN_S`` would flutter as
+   a loop, so then the first pass in the reference's tone is the layout.
+3. The model samples again, from that layout mixed with fresh noise at flow time ``L``
+   (x_L = (1 - L) z + L layout; the sampler's steps spread over [L, 1]). At 1 the layout is the
+   take; lower, the model re-makes more of it to fit the curve, the picture and the text.
+
+Costs one more pass (twice the sampling time). The layout works on latent frames of the analytic
+codec (every band a level in dB), where moving a frame's level is one addition.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from foleystudio.engine.tone_match import ToneMatch
+
+logger = logging.getLogger(__name__)
+
+RISE_DB = 8.0
+BACK_S = 0.14
+GAP_S = 0.23
+RANGE_DB = 30.0
+LEVEL_WINDOW_S = 0.4
+LOOP_MIN_S = 1.0
+
+
+def frame_loudness_db(codec, latent: torch.Tensor) -> torch.Tensor:
+    """Loudness per channel and latent frame [2, T] of a latent [C, T] (the codec's proxy, LUFS)."""
+    return codec.latent_loudness_lufs(latent[None].float())[0]
+
+
+def _mono_db(levels: torch.Tensor) -> torch.Tensor:
+    return 10.0 * torch.log10(torch.pow(10.0, levels / 10.0).mean(dim=0) + 1e-12)
+
+
+def onsets(levels: torch.Tensor, frame_rate: float) -> list[int]:
+    """Frames [T] (mono loudness in dB) where a sound starts: ``RISE_DB`` over the quietest of the
+    last ``BACK_S``, within ``RANGE_DB`` of the loudest frame, at least ``GAP_S`` after the last."""
+    back = max(1, round(BACK_S * frame_rate))
+    gap = max(1, round(GAP_S * frame_rate))
+    loudest = float(levels.max())
+    found: list[int] = []
+    for frame in range(1, levels.shape[0]):
+        rise = float(levels[frame] - levels[max(0, frame - back):frame].min())
+        if rise >= RISE_DB and float(levels[frame]) >= loudest - RANGE_DB and (not found or frame - found[-1] >= gap):
+            found.append(frame)
+    return found
+
+
+def reference_event(codec, reference: torch.Tensor, frame_rate: float) -> torch.Tensor:
+    """The reference's first event [C, frames]: from its first onset (its start when it has none) to
+    its second onset, or to its end."""
+    starts = onsets(_mono_db(frame_loudness_db(codec, reference)), frame_rate)
+    first = starts[0] if starts else 0
+    last = starts[1] if len(starts) > 1 else reference.shape[1]
+    return reference[:, first:last]
+
+
+def lay_out(codec, reference: torch.Tensor, first_pass: torch.Tensor, frame_rate: float) -> torch.Tensor:
+    """The reference latent [C, R] laid along a first-pass latent [C, T] (module docstring): its
+    events at the take's onsets over the take in the reference's tone, or, for a take with no
+    onsets, the reference looped at the take's level (the take in the reference's tone when the
+    reference is shorter than ``LOOP_MIN_S``: a shorter loop would flutter). Returns [C, T]."""
+    if reference.shape[0] != first_pass.shape[0]:
+        raise ValueError(f"reference has {reference.shape[0]} latent channels, the take {first_pass.shape[0]}")
+    reference, first_pass = reference.float(), first_pass.float()
+    levels = frame_loudness_db(codec, first_pass)
+    starts = onsets(_mono_db(levels), frame_rate)
+    if not starts and reference.shape[1] >= LOOP_MIN_S * frame_rate:
+        return _looped(codec, reference, levels, frame_rate)
+    toned = ToneMatch(codec, reference, 1.0)(first_pass[None])[0]
+    if not starts:
+        return toned
+    return _placed(codec, reference_event(codec, reference, frame_rate), toned, levels, starts)
+
+
+def _placed(codec, event: torch.Tensor, base: torch.Tensor, levels: torch.Tensor,
+            starts: list[int]) -> torch.Tensor:
+    """``event`` pasted over ``base`` at each start, cut at the next; ``levels``: the take's [2, T]."""
+    laid = base.clone()
+    event_peak = frame_loudness_db(codec, event).amax(dim=1)  # [2]
+    ends = starts[1:] + [base.shape[1]]
+    for start, end in zip(starts, ends, strict=True):
+        stop = min(end, start + event.shape[1])
+        lift = levels[:, start:stop].amax(dim=1) - event_peak  # [2]: each channel's peak onto the take's
+        piece = event[None, :, : stop - start]
+        laid[:, start:stop] = codec.shift_loudness(piece, lift[None, :, None].expand(1, 2, stop - start))[0]
+    return laid
+
+
+def _looped(codec, reference: torch.Tensor, levels: torch.Tensor, frame_rate: float) -> torch.Tensor:
+    frames = levels.shape[1]
+    repeats = -(-frames // reference.shape[1])
+    looped = reference.repeat(1, repeats)[:, :frames]
+    width = max(1, round(LEVEL_WINDOW_S * frame_rate))
+    lift = _smoothed_db(levels, width) - _smoothed_db(frame_loudness_db(codec, looped), width)
+    return codec.shift_loudness(looped[None], lift[None])[0]
+
+
+def _smoothed_db(levels: torch.Tensor, width: int) -> torch.Tensor:
+    """Levels [2, T] in dB averaged as power over ``width`` frames around each frame."""
+    power = torch.pow(10.0, levels / 10.0)[:, None]
+    padded = torch.nn.functional.pad(power, (width // 2, width - 1 - width // 2), mode="replicate")
+    mean = torch.nn.functional.conv1d(padded, torch.full((1, 1, width), 1.0 / width))[:, 0]
+    return 10.0 * torch.log10(mean + 1e-12)
+
+
+def start_point(noise: torch.Tensor, layout: torch.Tensor, likeness: float) -> torch.Tensor:
+    """Where the second pass starts: the flow's x_t at t = ``likeness`` between ``noise`` and ``layout``."""
+    if not 0.0 < likeness <= 1.0:
+        raise ValueError(f"reference likeness must be in (0, 1], got {likeness}")
+    return (1.0 - likeness) * noise + likeness * layout
