@@ -11,17 +11,20 @@ How, for a take with likeness ``L`` in (0, 1]:
 
 1. The model makes the take as usual (the first pass): its timing follows the picture and the
    curve.
-2. The reference's latent is laid along that take (`lay_out`). Where the first pass has onsets
-   (a rise of at least ``RISE_DB`` within ``BACK_S``, within ``RANGE_DB`` of its loudest, at most one
-   per ``GAP_S``), the reference's first event (from its first onset to its second, or to its end)
-   is placed at each one, cut at the next, each channel raised or lowered so that its loudest frame
-   is the first pass's loudest in that stretch; between the events the first pass stays, given
-   the reference's tone (`tone_match.ToneMatch` at full strength: its band shape, each frame's
-   loudness kept), since a short reference leaves most frames to it. A first pass with no onsets
-   (wind, rain, an engine) gets the reference looped instead, each frame's level following the
-   first pass's loudness over ``LEVEL_WINDOW_S`` (400 ms, the momentary window), so the
-   reference's own short-term movement stays; a reference under ``LOOP_MIN_S`` would flutter as
-   a loop, so then the first pass in the reference's tone is the layout.
+2. The reference's latent is laid along that take (`lay_out`), in one of two ways.
+   *Looped*, for a reference of at least ``LOOP_MIN_S`` that is steady (wind, rain, an engine: its
+   loudness spreads over less than ``STEADY_RANGE_DB``), or whatever it is when the first pass has
+   no onsets: the reference repeated, each restart crossfaded over ``LOOP_FADE_S``, each frame's
+   level following the first pass's loudness over ``LEVEL_WINDOW_S`` (400 ms, the momentary
+   window), so the reference's own short-term movement stays. *Placed*, otherwise: at each onset
+   of the first pass (a rise of at least ``RISE_DB`` within ``BACK_S``, within ``RANGE_DB`` of its
+   loudest, at most one per ``GAP_S``) the reference's first event (from its first onset to its
+   second, or to its end), cut at the next onset, each channel raised or lowered so that its
+   loudest frame is the first pass's loudest in that stretch; between the events the first pass
+   stays, given the reference's tone (`tone_match.ToneMatch` at full strength: its band shape, each
+   frame's loudness kept), since a short reference leaves most frames to it. A first pass with no
+   onsets and a reference too short to loop without fluttering: the first pass in the reference's
+   tone.
 3. The model samples again, from that layout mixed with fresh noise at flow time ``L``
    (x_L = (1 - L) z + L layout; the sampler's steps spread over [L, 1]). At 1 the layout is the
    take; lower, the model re-makes more of it to fit the curve, the picture and the text.
@@ -46,6 +49,8 @@ GAP_S = 0.23
 RANGE_DB = 30.0
 LEVEL_WINDOW_S = 0.4
 LOOP_MIN_S = 1.0
+LOOP_FADE_S = 0.25
+STEADY_RANGE_DB = 12.0
 
 
 def frame_loudness_db(codec, latent: torch.Tensor) -> torch.Tensor:
@@ -81,21 +86,32 @@ def reference_event(codec, reference: torch.Tensor, frame_rate: float) -> torch.
 
 
 def lay_out(codec, reference: torch.Tensor, first_pass: torch.Tensor, frame_rate: float) -> torch.Tensor:
-    """The reference latent [C, R] laid along a first-pass latent [C, T] (module docstring): its
-    events at the take's onsets over the take in the reference's tone, or, for a take with no
-    onsets, the reference looped at the take's level (the take in the reference's tone when the
-    reference is shorter than ``LOOP_MIN_S``: a shorter loop would flutter). Returns [C, T]."""
+    """The reference latent [C, R] laid along a first-pass latent [C, T] (module docstring). A
+    reference of at least ``LOOP_MIN_S`` is looped at the take's level when it is steady (its
+    loudness range under ``STEADY_RANGE_DB``) or the take has no onsets; otherwise its event goes
+    at each of the take's onsets, over the take in the reference's tone; a take with no onsets and a
+    reference too short to loop without fluttering is the take in the reference's tone. Returns
+    [C, T]."""
     if reference.shape[0] != first_pass.shape[0]:
         raise ValueError(f"reference has {reference.shape[0]} latent channels, the take {first_pass.shape[0]}")
     reference, first_pass = reference.float(), first_pass.float()
     levels = frame_loudness_db(codec, first_pass)
     starts = onsets(_mono_db(levels), frame_rate)
-    if not starts and reference.shape[1] >= LOOP_MIN_S * frame_rate:
+    loopable = reference.shape[1] >= LOOP_MIN_S * frame_rate
+    if loopable and (not starts or is_steady(codec, reference)):
         return _looped(codec, reference, levels, frame_rate)
     toned = ToneMatch(codec, reference, 1.0)(first_pass[None])[0]
     if not starts:
         return toned
     return _placed(codec, reference_event(codec, reference, frame_rate), toned, levels, starts)
+
+
+def is_steady(codec, reference: torch.Tensor) -> bool:
+    """Whether a sound goes on rather than happens: the spread of its frames' loudness (5th to 95th
+    percentile) is under ``STEADY_RANGE_DB`` (wind, rain, an engine; not a slam and its decay)."""
+    levels = _mono_db(frame_loudness_db(codec, reference))
+    low, high = torch.quantile(levels, torch.tensor([0.05, 0.95], dtype=levels.dtype))
+    return float(high - low) < STEADY_RANGE_DB
 
 
 def _placed(codec, event: torch.Tensor, base: torch.Tensor, levels: torch.Tensor,
@@ -113,12 +129,26 @@ def _placed(codec, event: torch.Tensor, base: torch.Tensor, levels: torch.Tensor
 
 
 def _looped(codec, reference: torch.Tensor, levels: torch.Tensor, frame_rate: float) -> torch.Tensor:
-    frames = levels.shape[1]
-    repeats = -(-frames // reference.shape[1])
-    looped = reference.repeat(1, repeats)[:, :frames]
+    looped = loop(reference, levels.shape[1], round(LOOP_FADE_S * frame_rate))
     width = max(1, round(LEVEL_WINDOW_S * frame_rate))
     lift = _smoothed_db(levels, width) - _smoothed_db(frame_loudness_db(codec, looped), width)
     return codec.shift_loudness(looped[None], lift[None])[0]
+
+
+def loop(reference: torch.Tensor, frames: int, fade: int) -> torch.Tensor:
+    """``reference`` [C, R] repeated to ``frames``, each restart crossfaded over ``fade`` frames (at
+    most a quarter of R): the band levels glide from the end into the start, so the loop has no
+    jump where it starts over."""
+    fade = max(0, min(fade, reference.shape[1] // 4))
+    looped = reference
+    weights = torch.linspace(0.0, 1.0, fade + 2, dtype=reference.dtype)[1:-1]  # strictly between
+    while looped.shape[1] < frames:
+        if fade:
+            joined = (1.0 - weights) * looped[:, -fade:] + weights * reference[:, :fade]
+            looped = torch.cat([looped[:, :-fade], joined, reference[:, fade:]], dim=1)
+        else:
+            looped = torch.cat([looped, reference], dim=1)
+    return looped[:, :frames]
 
 
 def _smoothed_db(levels: torch.Tensor, width: int) -> torch.Tensor:

@@ -55,6 +55,11 @@ def regenerate(
     before decoding. Returns the whole take with the region replaced.
     """
     audio = _checked_take(audio, request)
+    if request.reference_likeness > 0:
+        # The region would be the generator's own sound inside a take that is its reference's.
+        raise UserInputError(
+            f"this take was made with reference likeness {request.reference_likeness:g}, and a stretch of "
+            f"such a take cannot be regenerated yet: make a new take (another seed) instead")
     single = dataclasses.replace(request, variations=1, seed=request.seed + 1 if seed is None else seed)
     plan = plan_region(audio.shape[1], start_s, end_s, sample_rate=SAMPLE_RATE,
                        hop_length=engine.codec.hop_length, max_frames=_window_frames(engine))

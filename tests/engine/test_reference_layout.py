@@ -10,7 +10,8 @@ from foleystudio.engine import pipeline
 from foleystudio.engine.builder import build_engine
 from foleystudio.engine.config import TINY
 from foleystudio.engine.pipeline import condition_inputs, generate, run_to_end
-from foleystudio.engine.reference_layout import GAP_S, LOOP_MIN_S, lay_out, onsets, reference_event, start_point
+from foleystudio.engine.reference_layout import (
+    GAP_S, LOOP_MIN_S, is_steady, lay_out, loop, onsets, reference_event, start_point)
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import GenerationCancelled, SamplerConfig, sample, time_grid
 from foleystudio.engine.tone_match import ToneMatch, band_shape_db
@@ -107,6 +108,38 @@ def test_a_steady_take_gets_a_long_reference_looped_at_its_level():
     assert float((10 * torch.log10(have / want)).abs().max()) < 1.0
     own_movement = _loudness(codec, laid) - _loudness(codec, first)
     assert float(own_movement[0, 20:40].std()) > 0.5  # the reference's wobble is not flattened away
+
+
+def test_a_steady_reference_is_looped_even_over_a_take_that_fades_in():
+    codec = build_engine(TINY).codec
+    first = _latent([QUIET_DB] + [-25.0] * 59)  # an onset at frame 1, then steady
+    frames = math.ceil(LOOP_MIN_S * RATE) + 3
+    steady = _latent([-30.0 + 3.0 * ((frame % 4) > 1) for frame in range(frames)], tilt_db=1.5)
+    assert is_steady(codec, steady) and onsets(_loudness(codec, first).mean(0), RATE) == [1]
+    laid = lay_out(codec, steady, first, RATE)
+    own = _loudness(codec, laid) - _loudness(codec, first)
+    assert float(own[0, 30:].std()) > 0.5  # the wobble goes on past one copy of it: looped
+    event = _latent(_events(frames, [2], length=5, level=-10.0), tilt_db=2.0)
+    assert not is_steady(codec, event)
+    placed = lay_out(codec, event, first, RATE)
+    assert torch.equal(placed[:, 1: 1 + frames - 2], shifted_event(codec, event, first, 1, frames - 2))
+
+
+def shifted_event(codec, event, first, start, length):
+    piece = reference_event(codec, event, RATE)[:, :length]
+    lift = _loudness(codec, first[:, start:start + length]).amax(dim=1) - _loudness(codec, reference_event(
+        codec, event, RATE)).amax(dim=1)
+    return codec.shift_loudness(piece[None], lift[None, :, None].expand(1, 2, piece.shape[1]))[0]
+
+
+def test_a_loop_glides_over_its_restarts():
+    reference = torch.linspace(0.0, 1.0, 20)[None].expand(3, 20)  # a ramp: a hard loop jumps by 1
+    hard, smooth = loop(reference, 70, 0), loop(reference, 70, 5)
+    assert hard.shape == smooth.shape == (3, 70)
+    assert float(hard.diff(dim=1).abs().max()) == pytest.approx(1.0)
+    assert float(smooth.diff(dim=1).abs().max()) < 0.3
+    torch.testing.assert_close(smooth[:, :15], reference[:, :15])  # untouched until the first fade
+    assert torch.equal(loop(reference, 70, 50), loop(reference, 70, 5))  # at most a quarter of it
 
 
 def test_a_steady_take_with_a_short_reference_takes_its_tone_only():
@@ -242,3 +275,13 @@ def test_a_learned_codec_model_refuses_likeness():
     engine = build_engine(config)
     with pytest.raises(UserInputError, match="cannot keep a reference's likeness"):
         run_to_end(generate(engine, _request(reference_likeness=0.5)))
+
+
+def test_a_stretch_of_a_likened_take_is_not_regenerated():
+    from foleystudio.engine.retake import regenerate
+
+    engine = _bank_engine()
+    request = _request(reference_likeness=1.0)
+    take = run_to_end(generate(engine, request))[0]
+    with pytest.raises(UserInputError, match="cannot be regenerated yet"):
+        run_to_end(regenerate(engine, request, take.audio, 0.2, 0.6))
