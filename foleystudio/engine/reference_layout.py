@@ -19,8 +19,9 @@ How, for a take with likeness ``L`` in (0, 1]:
    window), so the reference's own short-term movement stays. *Placed*, otherwise: at each onset
    of the first pass (a rise of at least ``RISE_DB`` within ``BACK_S``, within ``RANGE_DB`` of its
    loudest, at most one per ``GAP_S``) the reference's first event (from its first onset to its
-   second, or to its end), cut at the next onset, each channel raised or lowered so that its
-   loudest frame is the first pass's loudest in that stretch; between the events the first pass
+   second, or to its end), cut at the next onset, given the tone by which the first pass differs
+   there from its whole (so the copies vary as the model's events do), each channel raised or
+   lowered so that its loudest frame is the first pass's loudest in that stretch; between the events the first pass
    stays, given the reference's tone (`tone_match.ToneMatch` at full strength: its band shape, each
    frame's loudness kept), since a short reference leaves most frames to it. A first pass with no
    onsets and a reference too short to loop without fluttering: the first pass in the reference's
@@ -39,7 +40,7 @@ import logging
 
 import torch
 
-from foleystudio.engine.tone_match import ToneMatch
+from foleystudio.engine.tone_match import ToneMatch, band_shape_db
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ LEVEL_WINDOW_S = 0.4
 LOOP_MIN_S = 1.0
 LOOP_FADE_S = 0.25
 STEADY_RANGE_DB = 12.0
+VARIATION_MAX_DB = 6.0
 
 
 def frame_loudness_db(codec, latent: torch.Tensor) -> torch.Tensor:
@@ -103,7 +105,7 @@ def lay_out(codec, reference: torch.Tensor, first_pass: torch.Tensor, frame_rate
     toned = ToneMatch(codec, reference, 1.0)(first_pass[None])[0]
     if not starts:
         return toned
-    return _placed(codec, reference_event(codec, reference, frame_rate), toned, levels, starts)
+    return _placed(codec, reference_event(codec, reference, frame_rate), toned, first_pass, levels, starts)
 
 
 def is_steady(codec, reference: torch.Tensor) -> bool:
@@ -114,18 +116,31 @@ def is_steady(codec, reference: torch.Tensor) -> bool:
     return float(high - low) < STEADY_RANGE_DB
 
 
-def _placed(codec, event: torch.Tensor, base: torch.Tensor, levels: torch.Tensor,
+def _placed(codec, event: torch.Tensor, base: torch.Tensor, first_pass: torch.Tensor, levels: torch.Tensor,
             starts: list[int]) -> torch.Tensor:
-    """``event`` pasted over ``base`` at each start, cut at the next; ``levels``: the take's [2, T]."""
+    """``event`` pasted over ``base`` at each start, cut at the next; ``levels``: the take's [2, T].
+    Each copy is given the tone by which the first pass's stretch there differs from the first
+    pass as a whole (at most ``VARIATION_MAX_DB`` a band), so the copies are not all alike: a step
+    the model made brighter comes out brighter."""
     laid = base.clone()
-    event_peak = frame_loudness_db(codec, event).amax(dim=1)  # [2]
+    config = codec.config
+    overall = band_shape_db(first_pass[None], config)[0]
     ends = starts[1:] + [base.shape[1]]
     for start, end in zip(starts, ends, strict=True):
         stop = min(end, start + event.shape[1])
-        lift = levels[:, start:stop].amax(dim=1) - event_peak  # [2]: each channel's peak onto the take's
-        piece = event[None, :, : stop - start]
+        change = band_shape_db(first_pass[None, :, start:stop], config)[0] - overall
+        change = (change - change.mean()).clamp(-VARIATION_MAX_DB, VARIATION_MAX_DB)
+        piece = _with_band_change(event[:, : stop - start], change, config)[None]
+        lift = levels[:, start:stop].amax(dim=1) - frame_loudness_db(codec, piece[0]).amax(dim=1)  # [2]
         laid[:, start:stop] = codec.shift_loudness(piece, lift[None, :, None].expand(1, 2, stop - start))[0]
     return laid
+
+
+def _with_band_change(latent: torch.Tensor, change_db: torch.Tensor, config) -> torch.Tensor:
+    """A latent [C, T] with every frame's band b moved by change_db[b] dB."""
+    channels, frames = latent.shape
+    stacked = latent.reshape(2, config.frames_per_latent, config.n_mels, frames)
+    return (stacked + (change_db / config.scale_db)[None, None, :, None]).reshape(channels, frames)
 
 
 def _looped(codec, reference: torch.Tensor, levels: torch.Tensor, frame_rate: float) -> torch.Tensor:

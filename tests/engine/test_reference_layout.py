@@ -91,6 +91,26 @@ def test_events_are_placed_at_the_takes_onsets_at_its_level_over_the_take_in_the
     assert float((shift - reference_shape).abs().mean()) < 0.5  # every loud frame has the reference's tone
 
 
+def test_each_copy_varies_as_the_first_passs_event_there_does():
+    codec = build_engine(TINY).codec
+    dull, bright = _latent(_events(40, [6], length=4, level=-25.0), tilt_db=1.0), \
+        _latent(_events(40, [22], length=4, level=-25.0), tilt_db=-1.0)
+    first = torch.maximum(dull, bright)  # a duller event at 6, a brighter one at 22
+    reference = _latent(_events(12, [2], length=5, level=-10.0), tilt_db=0.5)
+    laid = lay_out(codec, reference, first, RATE)
+    shapes = [band_shape_db(laid[None, :, start:start + 4], CONFIG)[0] for start in (6, 22)]
+    difference = shapes[1] - shapes[0]
+    tilt = torch.arange(CONFIG.n_mels, dtype=torch.float32)
+    expected = 2.0 * tilt  # the first pass's two events differ by 2 dB a band
+    expected = (expected - expected.mean()).clamp(-12.0, 12.0)  # each copy moves at most 6 dB a band
+    assert float(difference.std()) > 1.0  # the copies differ
+    assert torch.corrcoef(torch.stack([difference, expected]))[0, 1] > 0.95  # brighter where the take is
+    for shape in shapes:  # and each is still the reference's tone, within the variation allowed
+        reference_shape = band_shape_db(reference_event(codec, reference, RATE)[None], CONFIG)[0]
+        centred = (shape - shape.mean()) - (reference_shape - reference_shape.mean())
+        assert float(centred.abs().max()) <= 6.0 + 1e-3
+
+
 def test_a_steady_take_gets_a_long_reference_looped_at_its_level():
     codec = build_engine(TINY).codec
     ramp = torch.linspace(-40.0, -20.0, 60).tolist()
