@@ -329,9 +329,10 @@ def _likeness_used(engine: Engine, request: GenerationRequest, inputs: Condition
 def _likened(engine: Engine, request: GenerationRequest, inputs: ConditionInputs, velocity, noise: NoiseStream,
              start: torch.Tensor, config: SamplerConfig, cancel):
     """Two passes (`reference_layout`): the usual take, then a take that starts from the reference
-    laid along it at flow time ``reference_likeness``. Steps are numbered over both passes."""
+    laid along it at flow time ``reference_likeness`` (none at 1). Steps are numbered over the passes."""
     likeness = request.reference_likeness
-    first = yield from _numbered(sample(velocity, start, config, cancel), 0, 2 * config.steps)
+    total = config.steps if likeness >= 1.0 else 2 * config.steps  # at 1 there is no second pass
+    first = yield from _numbered(sample(velocity, start, config, cancel), 0, total)
     reference = _reference_latent(engine, inputs)
     rate = engine.generator.latent_rate
     with torch.no_grad():
@@ -340,7 +341,7 @@ def _likened(engine: Engine, request: GenerationRequest, inputs: ConditionInputs
         return layout
     fresh = noise.draw(tuple(first.shape[1:]), engine.device)
     second = sample(velocity, start_point(fresh, layout.to(fresh.dtype), likeness), config, cancel, start=likeness)
-    return (yield from _numbered(second, config.steps, 2 * config.steps))
+    return (yield from _numbered(second, config.steps, total))
 
 
 @torch.no_grad()

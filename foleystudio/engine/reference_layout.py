@@ -111,7 +111,7 @@ def lay_out(codec, reference: torch.Tensor, first_pass: torch.Tensor, frame_rate
 def is_steady(codec, reference: torch.Tensor) -> bool:
     """Whether a sound goes on rather than happens: the spread of its frames' loudness (5th to 95th
     percentile) is under ``STEADY_RANGE_DB`` (wind, rain, an engine; not a slam and its decay)."""
-    levels = _mono_db(frame_loudness_db(codec, reference))
+    levels = _mono_db(frame_loudness_db(codec, reference)).cpu()  # quantile is not on every device
     low, high = torch.quantile(levels, torch.tensor([0.05, 0.95], dtype=levels.dtype))
     return float(high - low) < STEADY_RANGE_DB
 
@@ -156,7 +156,7 @@ def loop(reference: torch.Tensor, frames: int, fade: int) -> torch.Tensor:
     jump where it starts over."""
     fade = max(0, min(fade, reference.shape[1] // 4))
     looped = reference
-    weights = torch.linspace(0.0, 1.0, fade + 2, dtype=reference.dtype)[1:-1]  # strictly between
+    weights = torch.linspace(0.0, 1.0, fade + 2, dtype=reference.dtype, device=reference.device)[1:-1]
     while looped.shape[1] < frames:
         if fade:
             joined = (1.0 - weights) * looped[:, -fade:] + weights * reference[:, :fade]
@@ -170,7 +170,8 @@ def _smoothed_db(levels: torch.Tensor, width: int) -> torch.Tensor:
     """Levels [2, T] in dB averaged as power over ``width`` frames around each frame."""
     power = torch.pow(10.0, levels / 10.0)[:, None]
     padded = torch.nn.functional.pad(power, (width // 2, width - 1 - width // 2), mode="replicate")
-    mean = torch.nn.functional.conv1d(padded, torch.full((1, 1, width), 1.0 / width))[:, 0]
+    kernel = torch.full((1, 1, width), 1.0 / width, dtype=power.dtype, device=power.device)
+    mean = torch.nn.functional.conv1d(padded, kernel)[:, 0]
     return 10.0 * torch.log10(mean + 1e-12)
 
 
