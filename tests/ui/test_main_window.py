@@ -70,20 +70,36 @@ def test_space_plays_and_pauses(window, qtbot):
     assert not window.player.playing
 
 
+def _generate_over(window, qtbot, layer, in_s: float, out_s: float):
+    """Generate ``layer`` between in and out points as the user would; returns the new take."""
+    window.session.set_playhead(in_s)
+    window.in_action.trigger()
+    window.session.set_playhead(out_s)
+    window.out_action.trigger()
+    window.session.select_layer(layer.id)
+    takes = len(layer.takes)
+    with qtbot.waitSignal(window.generation.worker.job_finished, timeout=60000):
+        window.generate_action.trigger()
+    qtbot.waitUntil(lambda: len(layer.takes) == takes + 1, timeout=5000)
+    return layer.selected_take
+
+
 def test_generating_over_the_in_out_range_adds_a_take(window, qtbot):
     window.prompt_panel.set_model("preset:tiny")
     layer = window.session.project.layers[0]
     layer.update(steps=2, variations=1)
-    window.session.set_playhead(2.0)
-    window.in_action.trigger()
-    window.session.set_playhead(3.5)
-    window.out_action.trigger()
-    window.session.select_layer(layer.id)
-    with qtbot.waitSignal(window.generation.worker.job_finished, timeout=30000):
-        window.generate_action.trigger()
-    qtbot.waitUntil(lambda: len(layer.takes) == 2, timeout=5000)
-    take = layer.selected_take
+    take = _generate_over(window, qtbot, layer, 2.0, 3.5)
     assert take.parameters["video_start_s"] == 2.0 and take.parameters["duration_s"] == pytest.approx(1.5)
+    assert window.errors == []
+
+
+def test_the_demo_footsteps_generate_with_their_bank_sound_kept(window, qtbot):
+    window.prompt_panel.set_model("foley-small")
+    layer = window.session.project.layers[0]
+    layer.update(variations=1)
+    assert layer.reference_likeness == 1.0  # the demo's layers keep their bank sounds
+    parameters = _generate_over(window, qtbot, layer, 2.0, 3.5).parameters
+    assert parameters["reference_likeness"] == 1.0 and parameters["bank_reference"] == "leather footsteps"
     assert window.errors == []
 
 
