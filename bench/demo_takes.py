@@ -15,7 +15,10 @@ each demo take is, for each layer:
   the layer's category comes from the curve and the picture, not the words;
 * ``synthesised``: the demo's own take (`demo_scene`'s synthesis, no model), for scale;
 * ``real_held_out``: the judge on the index's held-out clips of that category (its first 4 s, as
-  `evaluate` reads them): how well the judge knows the category at all (hit rate and mean rank).
+  `evaluate` reads them): how well the judge knows the category at all (hit rate and mean rank);
+* ``bank_recordings``: the judge on the training recordings of the layer's bank sound (left out of
+  its training, below; those under 0.5 s are too short to judge): what it makes of the very sound
+  a take with reference likeness carries, so a take can be read against its own material.
 
 The judge never hears the sounds the demo's takes may copy: training clips whose caption is one
 of the demo layers' bank references (``judge.left_out_captions``) are left out of its training,
@@ -24,8 +27,12 @@ clips would recognise the copy, not the category. ``--reference-likeness L`` mak
 (both kinds) with likeness L instead of each layer's own. Beside the verdicts, per layer and kind:
 ``reference_distance_db``, how far each take's band shape is from its bank reference's
 (`tone_match.band_shape_db`, each centred, mean absolute dB over the bands; 0 is the reference's
-tone), and ``onset_f1``, the take's onsets against the demo's synthesised sound's (its events, on
-the picture's frames) within ``ONSET_TOLERANCE_S``.
+tone), ``onset_f1``, the take's onsets against the demo's synthesised sound's (its events, on
+the picture's frames) within ``ONSET_TOLERANCE_S``, and ``event_variety_db``, how much one event
+of a take differs from the one before it (the band shapes of the ``VARIETY_S`` after consecutive
+onsets, each centred, mean absolute dB over the bands; near 0 is one sound copied again and again,
+the "machine gun" of copied Foley; None for a take with fewer than two onsets). The synthesised
+sound's variety is given for scale.
 
 The judge hears ``JUDGE_SECONDS`` of a take, as it was trained on the first 4 s of library clips:
 the stretch that starts ``LEAD_S`` before the take's loudest moment (a library file starts at its
@@ -50,6 +57,7 @@ RATE = 44100
 JUDGE_SECONDS = 4.0
 LEAD_S = 0.1
 ONSET_TOLERANCE_S = 0.07
+VARIETY_S = 0.15
 # The corpus category a sound designer would file each demo layer's sound under.
 LAYER_CATEGORIES = {"Footsteps": "footsteps", "Door slam": "doors/mechanisms", "Wind": "wind/weather"}
 
@@ -140,13 +148,16 @@ def run(index, model: str, seeds: int, train_limit: int | None, device: str, fir
         category = LAYER_CATEGORIES.get(name, "")
         real = [a for clip in index.split("val") if clip.category == category
                 if (a := read_clip(clip, Path(index.library_root), JUDGE_SECONDS)) is not None]
+        recordings = [a for clip in index.split("train") if references.get(name) == clip.caption
+                      if (a := read_clip(clip, Path(index.library_root), JUDGE_SECONDS)) is not None]
         layers[name] = {"category": category, "reference_likeness": likenesses[name],
                         "bank_reference": references.get(name),
                         **{kind: {**verdicts(judge, takes[kind][name], category),
                                   **_closeness(engine, references.get(name), takes[kind][name], audio)}
                            for kind in takes},
                         "synthesised": verdicts(judge, [audio], category),
-                        "real_held_out": _real_verdicts(judge, real, category)}
+                        "real_held_out": _real_verdicts(judge, real, category),
+                        "bank_recordings": _real_verdicts(judge, recordings, category)}
     return {"model": engine.model_id, "device": str(engine.device), "seeds": seeds, "first_seed": first_seed,
             "judge": {"categories": len(judge.categories), "train_clips": judge.clips,
                       "chance": 1.0 / len(judge.categories), "fit_s": round(judge_s, 1),
@@ -184,7 +195,9 @@ def _closeness(engine, reference_caption: str | None, audios: list[np.ndarray], 
         return {}
     events = detect_onsets(synthesised, RATE)
     f1 = [onset_f1(detect_onsets(audio, RATE), events, ONSET_TOLERANCE_S).f1 for audio in audios]
-    result = {"onset_f1": float(np.mean(f1))}
+    varieties = [v for audio in audios if (v := event_variety_db(engine, audio)) is not None]
+    result = {"onset_f1": float(np.mean(f1)), "event_variety_db": float(np.mean(varieties)) if varieties else None,
+              "synthesised_event_variety_db": event_variety_db(engine, synthesised)}
     bank = engine.reference_bank
     if reference_caption is None or bank is None:
         return {**result, "reference_distance_db": None}
@@ -193,9 +206,33 @@ def _closeness(engine, reference_caption: str | None, audios: list[np.ndarray], 
     distances = []
     with torch.no_grad():
         for audio in audios:
-            shape = band_shape_db(engine.codec.encode(torch.tensor(audio)[None].to(engine.device)).cpu(), config)[0]
+            shape = band_shape_db(_latent_of(engine, audio), config)[0]
             distances.append(float(((shape - shape.mean()) - (reference - reference.mean())).abs().mean()))
     return {**result, "reference_distance_db": float(np.mean(distances))}
+
+
+def _latent_of(engine, audio: np.ndarray):
+    import torch
+
+    with torch.no_grad():
+        return engine.codec.encode(torch.tensor(audio)[None].to(engine.device)).cpu()
+
+
+def event_variety_db(engine, audio: np.ndarray) -> float | None:
+    """Mean band-shape difference (dB) between consecutive events of a (2, n) take (module
+    docstring); None with fewer than two onsets."""
+    from foleystudio.engine.tone_match import band_shape_db
+    from foleystudio.training.onsets import detect_onsets
+
+    rate = engine.generator.latent_rate
+    latent = _latent_of(engine, audio)
+    length = max(1, round(VARIETY_S * rate))
+    starts = [round(t * rate) for t in detect_onsets(audio, RATE) if round(t * rate) + length <= latent.shape[-1]]
+    if len(starts) < 2:
+        return None
+    shapes = [band_shape_db(latent[:, :, start:start + length], engine.codec.config)[0] for start in starts]
+    centred = [shape - shape.mean() for shape in shapes]
+    return float(np.mean([float((b - a).abs().mean()) for a, b in zip(centred, centred[1:])]))
 
 
 def _take_audio(project, layer) -> np.ndarray:

@@ -66,6 +66,30 @@ def _clip(number: int, path: str, category: str, split: str) -> Clip:
                 size=0, mtime=0.0)
 
 
+def _three_category_clips(bench, folder):
+    """Two training clips and one held-out clip of each demo layer's category, written in ``folder``."""
+    rng = np.random.default_rng(0)
+    clips = []
+    for number, (category, split) in enumerate([(c, s) for c in bench.LAYER_CATEGORIES.values()
+                                                for s in ("train", "train", "val")]):
+        name = f"clip{number}.wav"
+        spectrum_tilt = np.cumsum(rng.standard_normal((2, RATE)), axis=1) if category == "wind/weather" else 0.0
+        write_wav(folder / name, (0.05 * rng.standard_normal((2, RATE)) + 0.001 * spectrum_tilt).astype(np.float32),
+                  RATE, bit_depth=24)
+        clips.append(_clip(number, name, category, split))
+    return clips
+
+
+def test_the_bench_judges_the_recordings_of_a_layers_bank_sound_apart(tmp_path, monkeypatch):
+    bench = _bench()
+    monkeypatch.setattr(bench, "_bank_references", lambda engine, requests: {"Wind": "wind/weather sound"})
+    report = bench.run(Index(tmp_path, _three_category_clips(bench, tmp_path), []), "preset:tiny", seeds=1,
+                       train_limit=None, device="cpu")
+    assert report["judge"]["left_out_captions"] == ["wind/weather sound"] and report["judge"]["train_clips"] == 4
+    assert report["layers"]["Wind"]["bank_recordings"] == {"clips": 2}  # its two training clips, judged apart
+    assert report["layers"]["Footsteps"]["bank_recordings"] == {"clips": 0}
+
+
 def test_the_bench_judges_every_demo_layer_in_each_kind(tmp_path, monkeypatch):
     bench = _bench()
     asked = []
@@ -76,15 +100,7 @@ def test_the_bench_judges_every_demo_layer_in_each_kind(tmp_path, monkeypatch):
         return requests(project, model, device, seed, other, likeness)
 
     monkeypatch.setattr(bench, "demo_requests", recorded)
-    rng = np.random.default_rng(0)
-    clips = []
-    for number, (category, split) in enumerate([(c, s) for c in bench.LAYER_CATEGORIES.values()
-                                                for s in ("train", "train", "val")]):
-        name = f"clip{number}.wav"
-        spectrum_tilt = np.cumsum(rng.standard_normal((2, RATE)), axis=1) if category == "wind/weather" else 0.0
-        write_wav(tmp_path / name, (0.05 * rng.standard_normal((2, RATE)) + 0.001 * spectrum_tilt).astype(np.float32),
-                  RATE, bit_depth=24)
-        clips.append(_clip(number, name, category, split))
+    clips = _three_category_clips(bench, tmp_path)
     report = bench.run(Index(tmp_path, clips, []), "preset:tiny", seeds=1, train_limit=None, device="cpu",
                        first_seed=7)
     assert set(asked) == {7} and report["first_seed"] == 7  # another first seed: other takes, same judge
@@ -96,6 +112,7 @@ def test_the_bench_judges_every_demo_layer_in_each_kind(tmp_path, monkeypatch):
             assert 0.0 <= layer[kind]["hit_rate"] <= 1.0 and 1 <= layer[kind]["mean_rank"] <= 3
         assert layer["generated"]["takes"] == 1 and layer["real_held_out"]["clips"] == 1
         assert 1 <= layer["real_held_out"]["mean_rank"] <= 3
+        assert layer["bank_recordings"] == {"clips": 0}  # no bank, no recordings
         assert 0.0 <= layer["generated"]["onset_f1"] <= 1.0
         assert layer["generated"]["reference_distance_db"] is None  # the tiny preset has no bank
         assert layer["bank_reference"] is None and layer["reference_likeness"] == DEMO_REFERENCE_LIKENESS
@@ -114,13 +131,40 @@ def test_the_judge_never_learns_the_demos_bank_references(tmp_path):
 def test_closeness_measures_onsets_against_the_synthesised_sound():
     bench = _bench()
 
-    class _NoBank:
-        reference_bank = None
+    from foleystudio.engine.builder import build_engine
+    from foleystudio.engine.config import TINY
 
+    no_bank = build_engine(TINY)
     events = np.zeros((2, 2 * RATE), np.float32)
     for start in (0.3, 1.1):
         events[:, int(start * RATE): int(start * RATE) + 2000] = 0.5
     late = np.roll(events, int(0.3 * RATE), axis=1)
-    assert bench._closeness(_NoBank(), None, [events], events)["onset_f1"] == 1.0
-    result = bench._closeness(_NoBank(), None, [events, late], events)
+    assert bench._closeness(no_bank, None, [events], events)["onset_f1"] == 1.0
+    result = bench._closeness(no_bank, None, [events, late], events)
     assert result["onset_f1"] == 0.5 and result["reference_distance_db"] is None
+
+
+def _steps(colours) -> np.ndarray:
+    """Half-second steps of noise, each a burst of 0.2 s, coloured by a one-pole filter (-1..1)."""
+    rng = np.random.default_rng(3)
+    audio = np.zeros((2, len(colours) * RATE // 2 + RATE // 2), np.float32)
+    for number, colour in enumerate(colours):
+        burst = rng.standard_normal(RATE // 5)
+        for i in range(1, len(burst)):
+            burst[i] += colour * burst[i - 1]
+        start = RATE // 4 + number * RATE // 2
+        audio[:, start:start + len(burst)] = 0.1 * burst / np.abs(burst).max()
+    return audio
+
+
+def test_event_variety_tells_one_step_copied_from_steps_that_differ():
+    from foleystudio.engine.builder import build_engine
+    from foleystudio.engine.config import TINY
+
+    bench = _bench()
+    engine = build_engine(TINY)
+    same = bench.event_variety_db(engine, _steps([0.9] * 6))
+    varied = bench.event_variety_db(engine, _steps([0.9, -0.9] * 3))
+    assert same is not None and varied is not None
+    assert varied > same + 3.0
+    assert bench.event_variety_db(engine, _steps([0.9])) is None  # one event: nothing to compare

@@ -95,6 +95,9 @@ def add_parser(subparsers) -> None:
     bank.add_argument("cache", metavar="CACHE_DIR", help="a feature cache built with the model's codec")
     bank.add_argument("--model", required=True, metavar="MODEL_DIR", help="the model folder to store it in")
     bank.add_argument("--seconds", type=float, default=3.0, help="seconds kept per sound (default 3)")
+    bank.add_argument("--variants", type=int, default=0, metavar="N",
+                      help="also keep up to N more recordings of each caption, which a take that keeps its "
+                           "reference's sound uses in turn (default 0)")
     bank.add_argument("--replace", action="store_true", help="replace a bank the model folder already has")
     bank.set_defaults(run=run_reference_bank)
 
@@ -221,26 +224,35 @@ def run_reference_bank(args: argparse.Namespace) -> int:
     from foleystudio.atomic import atomic_output
     from foleystudio.engine.checkpoint import load_config
     from foleystudio.engine.config import EngineConfig
-    from foleystudio.engine.reference_bank import BANK_FILE
+    from foleystudio.engine.reference_bank import BANK_FILE, VARIANTS_FILE, bank_files
     from foleystudio.training.features import FeatureCache
     from foleystudio.training.reference_bank_build import build_reference_bank
 
     folder = Path(args.model)
     if not (folder / "config.json").is_file():
         raise UserInputError(f"{folder}: not a model folder (no config.json)")
-    if (folder / BANK_FILE).exists() and not args.replace:
-        raise UserInputError(f"{folder / BANK_FILE} exists; pass --replace to replace it")
+    existing = [folder / name for name in (BANK_FILE, VARIANTS_FILE) if (folder / name).exists()]
+    if existing and not args.replace:
+        raise UserInputError(f"{existing[0]} exists; pass --replace to replace it")
+    if args.variants < 0:
+        raise UserInputError(f"--variants must be 0 or more, got {args.variants}")
     if not FeatureCache.is_cache(args.cache):
         raise UserInputError(f"{args.cache}: not a feature cache (build one with 'dataset features')")
     config = load_config(folder, EngineConfig)
     if not config.generator.conditioners.ref_reads_latent:
         raise UserInputError(f"{folder}: this model reads reference sounds as waveforms; a bank is for models "
                              "trained with --reference-probability")
-    bank = build_reference_bank(FeatureCache(args.cache), config.generator.latent_channels, args.seconds)
-    data = bank.to_bytes()
-    with atomic_output(folder / BANK_FILE, overwrite=args.replace) as temporary:
-        temporary.write_bytes(data)
-    print(f"{folder / BANK_FILE}: {len(bank)} sounds, {len(data) / 2**20:.1f} MiB")
+    bank = build_reference_bank(FeatureCache(args.cache), config.generator.latent_channels, args.seconds,
+                                args.variants)
+    files = bank_files(bank)
+    for name, data in files.items():
+        with atomic_output(folder / name, overwrite=args.replace) as temporary:
+            temporary.write_bytes(data)
+    if VARIANTS_FILE not in files:
+        (folder / VARIANTS_FILE).unlink(missing_ok=True)  # variants of the bank it replaces
+    variants = 0 if bank.variants is None else len(bank.variants)
+    size = sum(len(data) for data in files.values()) / 2**20
+    print(f"{folder / BANK_FILE}: {len(bank)} sounds and {variants} variants, {size:.1f} MiB")
     return 0
 
 

@@ -24,7 +24,7 @@ from foleystudio.engine.config import CodecConfig, EngineConfig, preset
 from foleystudio.engine.device import inference_dtype, select_device
 from foleystudio.engine.lufs_predictor import LufsPredictor
 from foleystudio.engine.model import FoleyGenerator
-from foleystudio.engine.reference_bank import BANK_FILE, ReferenceBank, load_bank
+from foleystudio.engine.reference_bank import ReferenceBank, bank_files, load_bank
 from foleystudio.engine.registry import default_model, resolve_model
 from foleystudio.engine.video_features import FrameEncoder
 
@@ -102,7 +102,7 @@ def save_engine(engine: Engine, folder: str | Path, card_text: str, overwrite: b
     """Write ``engine`` as a model folder (config.json, one safetensors per component, tokenizer, card)."""
     extra_files = {TOKENIZER_FILE: json.dumps(engine.tokenizer.to_dict(), indent=1)}
     if engine.reference_bank is not None:
-        extra_files[BANK_FILE] = engine.reference_bank.to_bytes()
+        extra_files.update(bank_files(engine.reference_bank))
     return save_model_folder(folder, engine.config, engine.components(), card_text, extra_files=extra_files,
                              overwrite=overwrite)
 

@@ -285,7 +285,8 @@ def generate(engine: Engine, request: GenerationRequest,
         velocity = velocity_for(engine, request, inputs, plan.total_frames)
         start = noise.draw((channels, plan.total_frames), engine.device)
         if request.reference_likeness > 0:
-            latent = yield from _likened(engine, request, inputs, velocity, noise, start, config, cancel)
+            references = _reference_latents(engine, inputs, reading)
+            latent = yield from _likened(engine, request, references, velocity, noise, start, config, cancel)
         else:
             latent = yield from sample(velocity, start, config, cancel)
         with torch.no_grad():
@@ -326,17 +327,18 @@ def _likeness_used(engine: Engine, request: GenerationRequest, inputs: Condition
     return request
 
 
-def _likened(engine: Engine, request: GenerationRequest, inputs: ConditionInputs, velocity, noise: NoiseStream,
-             start: torch.Tensor, config: SamplerConfig, cancel):
+def _likened(engine: Engine, request: GenerationRequest, references: list[torch.Tensor], velocity,
+             noise: NoiseStream, start: torch.Tensor, config: SamplerConfig, cancel):
     """Two passes (`reference_layout`): the usual take, then a take that starts from the reference
-    laid along it at flow time ``reference_likeness`` (none at 1). Steps are numbered over the passes."""
+    laid along it at flow time ``reference_likeness`` (none at 1). Steps are numbered over the
+    passes; each variation's layout is shuffled by its own seed, so it remakes alone."""
     likeness = request.reference_likeness
     total = config.steps if likeness >= 1.0 else 2 * config.steps  # at 1 there is no second pass
     first = yield from _numbered(sample(velocity, start, config, cancel), 0, total)
-    reference = _reference_latent(engine, inputs)
     rate = engine.generator.latent_rate
     with torch.no_grad():
-        layout = torch.stack([lay_out(engine.codec, reference, take.float(), rate) for take in first])
+        layout = torch.stack([lay_out(engine.codec, references, take.float(), rate, seed=request.seed + index)
+                              for index, take in enumerate(first)])
     if likeness >= 1.0:
         return layout
     fresh = noise.draw(tuple(first.shape[1:]), engine.device)
@@ -345,12 +347,17 @@ def _likened(engine: Engine, request: GenerationRequest, inputs: ConditionInputs
 
 
 @torch.no_grad()
-def _reference_latent(engine: Engine, inputs: ConditionInputs) -> torch.Tensor:
-    """The reference sound as the codec's latent [C, frames] (a model that reads its waveform)."""
+def _reference_latents(engine: Engine, inputs: ConditionInputs, reading: PromptReading) -> list[torch.Tensor]:
+    """The reference sound as the codec's latents [C, frames]: the bank's entry and its variants
+    (other recordings of its caption), or the user's sound (encoded for a model that reads its
+    waveform)."""
+    if reading.retrieval is not None:
+        sounds = engine.reference_bank.sounds(reading.retrieval.index)
+        return [sound.to(engine.device, torch.float32) for sound in sounds]
     if inputs.reference_latent is not None:
-        return inputs.reference_latent.to(engine.device, torch.float32)
+        return [inputs.reference_latent.to(engine.device, torch.float32)]
     wave = inputs.reference_audio.to(engine.device, torch.float32)
-    return engine.codec.encode(wave.expand(2, -1)[None] if wave.shape[0] == 1 else wave[None])[0].float()
+    return [engine.codec.encode(wave.expand(2, -1)[None] if wave.shape[0] == 1 else wave[None])[0].float()]
 
 
 def _numbered(steps: Generator[Step, None, torch.Tensor], offset: int, total: int):

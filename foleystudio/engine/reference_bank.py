@@ -13,6 +13,12 @@ sound. A reference sound the user gives always wins over the bank.
 Stored as ``reference_bank.safetensors`` in the model folder: the latents quantised to uint8
 (``STEP`` latent units, 0.75 dB for the analytic codec's 30 dB unit, from ``LOWEST``), frame
 offsets, and the captions and categories as JSON metadata.
+
+A bank may have *variants*: more training clips of its captions (``reference_variants.safetensors``,
+the same format), so that a take that keeps its reference's sound (`reference_layout`) can use a
+different recording for each event, as a Foley editor cuts a different footstep for each step
+rather than one step again and again. Retrieval never looks at them: an entry stays the sound a
+prompt finds, and its variants come with it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from foleystudio.errors import UserInputError
 logger = logging.getLogger(__name__)
 
 BANK_FILE = "reference_bank.safetensors"
+VARIANTS_FILE = "reference_variants.safetensors"
 FORMAT = "foleystudio-reference-bank-1"
 LOWEST = -5.0 / 3.0  # the analytic codec's floor: -100 dB in its (dB + 50) / 30 units
 STEP = 1.0 / 40.0
@@ -70,7 +77,7 @@ class Retrieval:
 
 
 class ReferenceBank:
-    """Latents [C, frames] with a caption and a category each."""
+    """Latents [C, frames] with a caption and a category each, and maybe variants (`with_variants`)."""
 
     def __init__(self, latents: Sequence[torch.Tensor], captions: Sequence[str], categories: Sequence[str]) -> None:
         if not latents or not len(latents) == len(captions) == len(categories):
@@ -89,6 +96,27 @@ class ReferenceBank:
         self._idf = {word: math.log((1 + total) / (1 + count)) if count <= max(COMMON * total, 2) else 0.0
                      for word, count in documents.items()}
         self._norms = [self._norm(words) for words in self._words]
+        self.variants: ReferenceBank | None = None
+        self._variant_indices: dict[str, list[int]] = {}
+
+    def with_variants(self, variants: ReferenceBank) -> ReferenceBank:
+        """This bank with ``variants`` (more recordings of its captions) attached; returns self.
+        Variants of another latent size or of captions the bank lacks are a `UserInputError`."""
+        if variants.channels != self.channels:
+            raise UserInputError(f"reference variants have {variants.channels} latent channels, the bank {self.channels}")
+        unknown = sorted(set(variants.captions) - set(self.captions))
+        if unknown:
+            raise UserInputError(f"reference variants of captions the bank does not have: {unknown[:3]}")
+        self.variants = variants
+        self._variant_indices = {}
+        for index, caption in enumerate(variants.captions):
+            self._variant_indices.setdefault(caption, []).append(index)
+        return self
+
+    def sounds(self, index: int) -> list[torch.Tensor]:
+        """Entry ``index``'s latent and then its variants' (float32 [C, frames] each)."""
+        extra = self._variant_indices.get(self.captions[index], [])
+        return [self.latent(index)] + [self.variants.latent(variant) for variant in extra]
 
     def __len__(self) -> int:
         return len(self.latents)
@@ -158,10 +186,23 @@ def _quantised(latent: torch.Tensor) -> torch.Tensor:
 
 
 def load_bank(folder: str | Path) -> ReferenceBank | None:
-    """The model folder's bank, or None when it has none."""
+    """The model folder's bank with its variants (when it has them), or None when it has no bank."""
     path = Path(folder) / BANK_FILE
     if not path.is_file():
         return None
     bank = ReferenceBank.from_file(path)
-    logger.info("reference bank of %d sounds from %s", len(bank), path)
+    variants = Path(folder) / VARIANTS_FILE
+    if variants.is_file():
+        bank.with_variants(ReferenceBank.from_file(variants))
+        logger.info("reference bank of %d sounds and %d variants from %s", len(bank), len(bank.variants), path)
+    else:
+        logger.info("reference bank of %d sounds from %s", len(bank), path)
     return bank
+
+
+def bank_files(bank: ReferenceBank) -> dict[str, bytes]:
+    """The files that store ``bank`` in a model folder: the bank and, when it has them, its variants."""
+    files = {BANK_FILE: bank.to_bytes()}
+    if bank.variants is not None:
+        files[VARIANTS_FILE] = bank.variants.to_bytes()
+    return files

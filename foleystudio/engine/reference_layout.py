@@ -11,21 +11,28 @@ How, for a take with likeness ``L`` in (0, 1]:
 
 1. The model makes the take as usual (the first pass): its timing follows the picture and the
    curve.
-2. The reference's latent is laid along that take (`lay_out`), in one of two ways.
-   *Looped*, for a reference of at least ``LOOP_MIN_S`` that is steady (wind, rain, an engine: its
-   loudness spreads over less than ``STEADY_RANGE_DB``), or whatever it is when the first pass has
-   no onsets: the reference repeated, each restart crossfaded over ``LOOP_FADE_S``, each frame's
-   level following the first pass's loudness over ``LEVEL_WINDOW_S`` (400 ms, the momentary
-   window), so the reference's own short-term movement stays. *Placed*, otherwise: at each onset
-   of the first pass (a rise of at least ``RISE_DB`` within ``BACK_S``, within ``RANGE_DB`` of its
-   loudest, at most one per ``GAP_S``) the reference's first event (from its first onset to its
-   second, or to its end), cut at the next onset, given the tone by which the first pass differs
-   there from its whole (so the copies vary as the model's events do), each channel raised or
-   lowered so that its loudest frame is the first pass's loudest in that stretch; between the events the first pass
-   stays, given the reference's tone (`tone_match.ToneMatch` at full strength: its band shape, each
-   frame's loudness kept), since a short reference leaves most frames to it. A first pass with no
-   onsets and a reference too short to loop without fluttering: the first pass in the reference's
-   tone.
+2. The reference's latent is laid along that take (`lay_out`), in one of two ways. A reference
+   may be several recordings (the bank's variants of a caption, `reference_bank`); the first is
+   the one the prompt found, the others are more of its kind.
+   *Looped*, for a recording of at least ``LOOP_MIN_S`` that is steady (wind, rain, an engine:
+   its loudness spreads over less than ``STEADY_RANGE_DB``), or whatever it is when the first pass
+   has no onsets: the first recording only (an ambience that changed recording every few seconds
+   would change place: the bank's "wind" recordings differ by 6.6 dB of band shape), repeated,
+   each restart crossfaded over ``LOOP_FADE_S``, each frame's level following the first pass's
+   loudness over ``LEVEL_WINDOW_S`` (400 ms, the momentary window), so the reference's own
+   short-term movement stays. *Placed*, otherwise: at each onset of the first pass (a rise of at
+   least ``RISE_DB`` within ``BACK_S``, within ``RANGE_DB`` of its loudest, at most one per
+   ``GAP_S``) one of the reference's events (from an onset to the next, or to the recording's
+   end: every event of every recording), taken in shuffled rounds with none twice in a row
+   (`round_robin`, as a game's footstep container plays its steps), cut at the next onset, given
+   the tone by which the first pass differs there from its whole (so the copies vary as the
+   model's events do), each channel raised or lowered so that its loudest frame is the first
+   pass's loudest in that stretch; between the events the first pass stays, given the
+   reference's tone (`tone_match.ToneMatch` at full strength over all its recordings: their band
+   shape, each frame's loudness kept), since a short reference leaves most frames to it. A first
+   pass with no onsets and a reference too short to loop without fluttering: the first pass in
+   the reference's tone. The rounds are shuffled by the take's seed, so a variation remade alone
+   is the same take.
 3. The model samples again, from that layout mixed with fresh noise at flow time ``L``
    (x_L = (1 - L) z + L layout; the sampler's steps spread over [L, 1]). At 1 the layout is the
    take; lower, the model re-makes more of it to fit the curve, the picture and the text.
@@ -37,6 +44,7 @@ codec (every band a level in dB), where moving a frame's level is one addition.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import torch
 
@@ -78,34 +86,62 @@ def onsets(levels: torch.Tensor, frame_rate: float) -> list[int]:
     return found
 
 
+def reference_events(codec, reference: torch.Tensor, frame_rate: float) -> list[torch.Tensor]:
+    """The reference's events [C, frames]: from each onset to the next, the last to its end; the
+    whole reference when it has no onset."""
+    starts = onsets(_mono_db(frame_loudness_db(codec, reference)), frame_rate) or [0]
+    ends = starts[1:] + [reference.shape[1]]
+    return [reference[:, start:end] for start, end in zip(starts, ends, strict=True)]
+
+
 def reference_event(codec, reference: torch.Tensor, frame_rate: float) -> torch.Tensor:
-    """The reference's first event [C, frames]: from its first onset (its start when it has none) to
-    its second onset, or to its end."""
-    starts = onsets(_mono_db(frame_loudness_db(codec, reference)), frame_rate)
-    first = starts[0] if starts else 0
-    last = starts[1] if len(starts) > 1 else reference.shape[1]
-    return reference[:, first:last]
+    """The reference's first event (`reference_events`)."""
+    return reference_events(codec, reference, frame_rate)[0]
 
 
-def lay_out(codec, reference: torch.Tensor, first_pass: torch.Tensor, frame_rate: float) -> torch.Tensor:
-    """The reference latent [C, R] laid along a first-pass latent [C, T] (module docstring). A
-    reference of at least ``LOOP_MIN_S`` is looped at the take's level when it is steady (its
-    loudness range under ``STEADY_RANGE_DB``) or the take has no onsets; otherwise its event goes
-    at each of the take's onsets, over the take in the reference's tone; a take with no onsets and a
-    reference too short to loop without fluttering is the take in the reference's tone. Returns
-    [C, T]."""
-    if reference.shape[0] != first_pass.shape[0]:
-        raise ValueError(f"reference has {reference.shape[0]} latent channels, the take {first_pass.shape[0]}")
-    reference, first_pass = reference.float(), first_pass.float()
+def round_robin(count: int, choices: int, seed: int) -> list[int]:
+    """``count`` picks among ``choices`` sounds: rounds in which each comes once, each round
+    shuffled by ``seed``, none twice in a row when there are two or more (a repeated step is what
+    makes copied Foley sound like a machine gun)."""
+    if choices < 1:
+        raise ValueError("round_robin needs at least one sound to choose from")
+    generator = torch.Generator().manual_seed(seed)
+    order: list[int] = []
+    while len(order) < count:
+        shuffled = torch.randperm(choices, generator=generator).tolist()
+        if order and choices > 1 and shuffled[0] == order[-1]:
+            shuffled[0], shuffled[-1] = shuffled[-1], shuffled[0]
+        order.extend(shuffled)
+    return order[:count]
+
+
+def lay_out(codec, references: torch.Tensor | Sequence[torch.Tensor], first_pass: torch.Tensor, frame_rate: float,
+            seed: int = 0) -> torch.Tensor:
+    """The reference laid along a first-pass latent [C, T] (module docstring). ``references``: one
+    latent [C, R] or several recordings of one sound, the first being the one found. A steady
+    first recording of at least ``LOOP_MIN_S`` is looped alone at the take's level, as is any such
+    recording when the take has no onsets; otherwise the events of every recording go at the
+    take's onsets, over the take in the reference's tone; a take with no onsets and a reference too
+    short to loop without fluttering is the take in the reference's tone. ``seed`` shuffles the
+    order of the events. Returns [C, T]."""
+    references = [references] if isinstance(references, torch.Tensor) else list(references)
+    if not references:
+        raise ValueError("lay_out needs at least one reference latent")
+    for reference in references:
+        if reference.shape[0] != first_pass.shape[0]:
+            raise ValueError(f"reference has {reference.shape[0]} latent channels, the take {first_pass.shape[0]}")
+    references, first_pass = [reference.float() for reference in references], first_pass.float()
     levels = frame_loudness_db(codec, first_pass)
     starts = onsets(_mono_db(levels), frame_rate)
-    loopable = reference.shape[1] >= LOOP_MIN_S * frame_rate
-    if loopable and (not starts or is_steady(codec, reference)):
-        return _looped(codec, reference, levels, frame_rate)
-    toned = ToneMatch(codec, reference, 1.0)(first_pass[None])[0]
+    found = references[0]
+    if found.shape[1] >= LOOP_MIN_S * frame_rate and (not starts or is_steady(codec, found)):
+        return _looped(codec, found, levels, frame_rate)
+    toned = ToneMatch(codec, torch.cat(references, dim=1), 1.0)(first_pass[None])[0]
     if not starts:
         return toned
-    return _placed(codec, reference_event(codec, reference, frame_rate), toned, first_pass, levels, starts)
+    events = [event for reference in references for event in reference_events(codec, reference, frame_rate)]
+    chosen = [events[pick] for pick in round_robin(len(starts), len(events), seed)]
+    return _placed(codec, chosen, toned, first_pass, levels, starts)
 
 
 def is_steady(codec, reference: torch.Tensor) -> bool:
@@ -116,9 +152,9 @@ def is_steady(codec, reference: torch.Tensor) -> bool:
     return float(high - low) < STEADY_RANGE_DB
 
 
-def _placed(codec, event: torch.Tensor, base: torch.Tensor, first_pass: torch.Tensor, levels: torch.Tensor,
+def _placed(codec, events: list[torch.Tensor], base: torch.Tensor, first_pass: torch.Tensor, levels: torch.Tensor,
             starts: list[int]) -> torch.Tensor:
-    """``event`` pasted over ``base`` at each start, cut at the next; ``levels``: the take's [2, T].
+    """``events[i]`` pasted over ``base`` at ``starts[i]``, cut at the next; ``levels``: the take's [2, T].
     Each copy is given the tone by which the first pass's stretch there differs from the first
     pass as a whole (at most ``VARIATION_MAX_DB`` a band), so the copies are not all alike: a step
     the model made brighter comes out brighter."""
@@ -126,7 +162,7 @@ def _placed(codec, event: torch.Tensor, base: torch.Tensor, first_pass: torch.Te
     config = codec.config
     overall = band_shape_db(first_pass[None], config)[0]
     ends = starts[1:] + [base.shape[1]]
-    for start, end in zip(starts, ends, strict=True):
+    for event, start, end in zip(events, starts, ends, strict=True):
         stop = min(end, start + event.shape[1])
         change = band_shape_db(first_pass[None, :, start:stop], config)[0] - overall
         change = (change - change.mean()).clamp(-VARIATION_MAX_DB, VARIATION_MAX_DB)

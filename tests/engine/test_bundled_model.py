@@ -179,3 +179,26 @@ def test_the_demo_layers_takes_carry_their_bank_sounds(tmp_path):
     reference = band_shape_db(bank.latent(bank.captions.index("leather footsteps"))[None], engine.codec.config)[0]
     heard = band_shape_db(engine.codec.encode(torch.tensor(take.audio)[None]), engine.codec.config)[0]
     assert float(((heard - heard.mean()) - (reference - reference.mean())).abs().mean()) < 2.0  # dB; plain: ~7
+
+
+def test_the_demo_footsteps_take_steps_through_every_recording_of_its_bank_sound(tmp_path, monkeypatch):
+    from foleystudio.demo_project import ensure_demo_project
+    from foleystudio.engine import pipeline
+    from foleystudio.generation import request_for_layer
+    from foleystudio.project.store import load_project
+
+    engine = load_engine(FOLDER, "cpu")
+    bank = engine.reference_bank
+    sounds = bank.sounds(bank.captions.index("leather footsteps"))
+    assert len(sounds) == 4  # the bank's entry and three more training recordings of it
+    given = []
+    real_lay_out = pipeline.lay_out
+    monkeypatch.setattr(pipeline, "lay_out", lambda codec, refs, *rest, **named: given.append(refs) or real_lay_out(
+        codec, refs, *rest, **named))
+    project = load_project(ensure_demo_project(tmp_path))
+    request = dataclasses.replace(request_for_layer(project, project.layers[0], model=str(FOLDER), device="cpu"),
+                                  variations=1, steps=4, duration_s=3.0, curve=None)
+    run_to_end(generate(engine, request))
+    assert len(given) == 1 and len(given[0]) == 4
+    for laid, sound in zip(given[0], sounds, strict=True):
+        torch.testing.assert_close(laid, sound)

@@ -156,3 +156,42 @@ def test_a_request_reads_its_prompt_once_however_many_variations(monkeypatch):
     takes = run_to_end(generate(engine, request))
     assert len(reads) == 1 and len(retrievals) == 1
     assert [take.bank_reference for take in takes] == ["heavy rain"] * 3
+
+
+def _variants(channels: int = 64) -> ReferenceBank:
+    """Two more recordings of "footsteps on gravel" and one of "heavy rain"."""
+    generator = torch.Generator().manual_seed(1)
+    latents = [torch.rand(channels, 4 + index, generator=generator) for index in range(3)]
+    return ReferenceBank(latents, ["footsteps on gravel", "heavy rain", "footsteps on gravel"],
+                         ["footsteps", "water/rain", "footsteps"])
+
+
+def test_an_entry_brings_its_variants_and_retrieval_never_sees_them():
+    entries = bank().with_variants(_variants())
+    gravel = entries.sounds(2)
+    assert len(gravel) == 3
+    torch.testing.assert_close(gravel[0], entries.latent(2))
+    torch.testing.assert_close(gravel[1], entries.variants.latent(0))
+    torch.testing.assert_close(gravel[2], entries.variants.latent(2))
+    assert len(entries.sounds(0)) == 1  # no variants of the door creak
+    assert len(entries) == len(CAPTIONS)
+    assert entries.retrieve("footsteps in the snow", None).index == 2
+
+
+def test_variants_of_unknown_captions_or_another_latent_are_refused():
+    with pytest.raises(UserInputError, match="captions the bank does not have"):
+        bank().with_variants(ReferenceBank([torch.zeros(64, 3)], ["a cat"], ["animals"]))
+    with pytest.raises(UserInputError, match="latent channels"):
+        bank().with_variants(_variants(channels=32))
+
+
+def test_a_saved_model_keeps_its_banks_variants(tmp_path):
+    from foleystudio.engine.reference_bank import VARIANTS_FILE, bank_files
+
+    engine = _bank_engine()
+    engine.reference_bank.with_variants(_variants(engine.codec.latent_channels))
+    folder = save_engine(engine, tmp_path / "model", "card")
+    assert (folder / VARIANTS_FILE).is_file()
+    loaded = load_engine(folder, "cpu").reference_bank
+    assert len(loaded.sounds(2)) == 3 and loaded.variants.captions == engine.reference_bank.variants.captions
+    assert set(bank_files(bank())) == {BANK_FILE}  # no variants: no variants file

@@ -11,7 +11,8 @@ from foleystudio.engine.builder import build_engine
 from foleystudio.engine.config import TINY
 from foleystudio.engine.pipeline import condition_inputs, generate, run_to_end
 from foleystudio.engine.reference_layout import (
-    GAP_S, LOOP_MIN_S, is_steady, lay_out, loop, onsets, reference_event, start_point)
+    GAP_S, LOOP_MIN_S, is_steady, lay_out, loop, onsets, reference_event, reference_events, round_robin,
+    start_point)
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import GenerationCancelled, SamplerConfig, sample, time_grid
 from foleystudio.engine.tone_match import ToneMatch, band_shape_db
@@ -109,6 +110,69 @@ def test_each_copy_varies_as_the_first_passs_event_there_does():
         reference_shape = band_shape_db(reference_event(codec, reference, RATE)[None], CONFIG)[0]
         centred = (shape - shape.mean()) - (reference_shape - reference_shape.mean())
         assert float(centred.abs().max()) <= 6.0 + 1e-3
+
+
+def test_round_robin_plays_each_sound_once_a_round_never_twice_in_a_row():
+    order = round_robin(40, 4, seed=3)
+    assert len(order) == 40
+    for first in range(0, 40, 4):
+        assert sorted(order[first:first + 4]) == [0, 1, 2, 3]  # each round has every sound once
+    assert all(a != b for a, b in zip(order, order[1:]))
+    assert order == round_robin(40, 4, seed=3)  # the seed decides it
+    assert any(round_robin(8, 4, seed=seed) != round_robin(8, 4, seed=3) for seed in range(4, 8))
+    assert round_robin(5, 1, seed=0) == [0] * 5
+    with pytest.raises(ValueError, match="at least one"):
+        round_robin(3, 0, seed=0)
+
+
+def test_the_reference_events_run_from_each_onset_to_the_next():
+    codec = build_engine(TINY).codec
+    reference = _latent(_events(36, [4, 14, 26], length=4))
+    events = reference_events(codec, reference, RATE)
+    assert [event.shape[1] for event in events] == [10, 12, 10]
+    assert torch.equal(events[1], reference[:, 14:26]) and torch.equal(events[2], reference[:, 26:])
+
+
+def _copy_sources(codec, laid, starts, events, length=3):
+    """Which of ``events`` each copy at ``starts`` is, by its band shape (events differ in tilt)."""
+    def centred(latent):
+        shape = band_shape_db(latent[None], CONFIG)[0]
+        return shape - shape.mean()
+
+    sources = []
+    for start in starts:
+        copy = centred(laid[:, start:start + length])
+        distances = [float((copy - centred(event[:, :length])).abs().mean()) for event in events]
+        sources.append(min(range(len(events)), key=distances.__getitem__))
+        assert min(distances) < 1e-2
+    return sources
+
+
+def test_copies_take_every_event_of_every_recording_in_shuffled_rounds():
+    codec = build_engine(TINY).codec
+    starts = [2, 8, 14, 20, 26, 32, 38, 44, 50]
+    first = _latent(_events(56, starts, length=3, level=-25.0))  # the take's events all alike
+    two_steps = torch.cat([_latent(_events(10, [1], length=3, level=-12.0), tilt_db=1.0),
+                           _latent(_events(10, [1], length=3, level=-12.0), tilt_db=-1.0)], dim=1)
+    another = _latent(_events(8, [1], length=3, level=-12.0), tilt_db=2.5)
+    events = reference_events(codec, two_steps, RATE) + reference_events(codec, another, RATE)
+    assert len(events) == 3
+    for seed in (0, 1):
+        laid = lay_out(codec, [two_steps, another], first, RATE, seed=seed)
+        assert _copy_sources(codec, laid, starts, events) == round_robin(len(starts), 3, seed)
+    one = lay_out(codec, [another], first, RATE, seed=5)
+    assert _copy_sources(codec, one, starts, events) == [2] * len(starts)
+    assert torch.equal(one, lay_out(codec, another, first, RATE, seed=0))  # one event: the seed is moot
+
+
+def test_a_steady_sound_loops_the_recording_found_and_never_its_variants():
+    codec = build_engine(TINY).codec
+    frames = math.ceil(LOOP_MIN_S * RATE) + 3
+    first = _latent([-25.0] * (4 * frames))
+    found = _latent([-30.0 + 3.0 * ((frame % 4) > 1) for frame in range(frames)], tilt_db=1.0)
+    other = _latent([-30.0] * frames, tilt_db=-1.0)  # another place's wind
+    laid = lay_out(codec, [found, other], first, RATE, seed=2)
+    assert torch.equal(laid, lay_out(codec, found, first, RATE))
 
 
 def test_a_steady_take_gets_a_long_reference_looped_at_its_level():
@@ -215,7 +279,7 @@ def test_a_take_at_likeness_one_is_the_reference_laid_along_the_first_pass(monke
     engine = _bank_engine()
     laid = []
     real_lay_out = pipeline.lay_out
-    monkeypatch.setattr(pipeline, "lay_out", lambda *a: laid.append(real_lay_out(*a)) or laid[-1])
+    monkeypatch.setattr(pipeline, "lay_out", lambda *a, **k: laid.append(real_lay_out(*a, **k)) or laid[-1])
     steps = []
     runner = generate(engine, _request(reference_likeness=1.0))
     take = run_to_end(runner, steps.append)[0]
@@ -280,11 +344,13 @@ def test_a_model_that_reads_the_reference_waveform_lays_out_its_encoded_latent(t
     request = GenerationRequest(duration_s=1.0, reference_audio=reference, steps=2, seed=1, reference_likeness=1.0)
     given = []
     real_lay_out = pipeline.lay_out
-    monkeypatch.setattr(pipeline, "lay_out", lambda codec, ref, *rest: given.append(ref) or real_lay_out(codec, ref, *rest))
+    monkeypatch.setattr(pipeline, "lay_out", lambda codec, refs, *rest, **named: given.append(refs) or real_lay_out(
+        codec, refs, *rest, **named))
     take = run_to_end(generate(engine, request))[0]
     assert take.parameters()["reference_likeness"] == 1.0
     wave = torch.from_numpy(pipeline._reference_audio(engine, request).numpy())
-    torch.testing.assert_close(given[0], engine.codec.encode(wave[None])[0])
+    assert len(given[0]) == 1
+    torch.testing.assert_close(given[0][0], engine.codec.encode(wave[None])[0])
 
 
 def test_a_learned_codec_model_refuses_likeness():
@@ -305,3 +371,23 @@ def test_a_stretch_of_a_likened_take_is_not_regenerated():
     take = run_to_end(generate(engine, request))[0]
     with pytest.raises(UserInputError, match="cannot be regenerated yet"):
         run_to_end(regenerate(engine, request, take.audio, 0.2, 0.6))
+
+
+def test_a_bank_sound_is_laid_out_with_its_variants_and_a_variation_remakes_alone(monkeypatch):
+    from tests.engine.test_reference_bank import _variants
+
+    engine = _bank_engine()
+    engine.reference_bank.with_variants(_variants(engine.codec.latent_channels))
+    given = []
+    real_lay_out = pipeline.lay_out
+    monkeypatch.setattr(pipeline, "lay_out", lambda codec, refs, *rest, **named: given.append((refs, named)) or
+                        real_lay_out(codec, refs, *rest, **named))
+    request = _request(on_screen_prompt="footsteps on gravel", duration_s=1.5, reference_likeness=1.0, variations=2)
+    pair = run_to_end(generate(engine, request))
+    sounds = engine.reference_bank.sounds(2)
+    assert len(given[0][0]) == len(sounds) == 3
+    for laid, expected in zip(given[0][0], sounds, strict=True):
+        torch.testing.assert_close(laid, expected)
+    assert [named["seed"] for _, named in given] == [4, 5]
+    alone = run_to_end(generate(engine, dataclasses.replace(request, seed=5, variations=1)))[0]
+    assert abs(pair[1].audio - alone.audio).max() < 1e-5

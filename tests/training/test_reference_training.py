@@ -139,3 +139,37 @@ def test_the_commands_train_with_references_and_store_a_bank_of_training_caption
                               "--reference-probability", "0.5"])
     with pytest.raises(UserInputError, match="dit"):
         lufs.run(lufs)
+
+
+def test_a_bank_keeps_up_to_n_more_recordings_of_each_caption_as_its_variants(tmp_path, capsys):
+    from collections import Counter
+
+    from foleystudio.engine.reference_bank import VARIANTS_FILE
+
+    index = index_object(tmp_path, count=15, seconds=1.5)  # five captions, three clips each
+    build_feature_cache(index, tmp_path / "cache", codec=build_engine(preset("tiny")).codec, clip_seconds=1.0)
+    parser = _parser()
+    model = train_tiny_dit(parser, tmp_path / "cache", tmp_path / "run", "--reference-probability", "0.5", steps=1)
+    bank_args = ["dataset", "reference-bank", str(tmp_path / "cache"), "--model", str(model), "--variants", "1"]
+    assert parser.parse_args(bank_args).run(parser.parse_args(bank_args)) == 0
+    assert "variants" in capsys.readouterr().out
+    bank = load_bank(model)
+    train_items = FeatureCache(tmp_path / "cache").items("train", waves=False)
+    clips = Counter(item.caption for item in train_items)
+    assert Counter(bank.variants.captions) == {caption: min(count - 1, 1) for caption, count in clips.items()
+                                               if count > 1}
+    for index, caption in enumerate(bank.captions):  # the entry, then the next clip of its caption
+        same = [item for item in train_items if item.caption == caption][: 2]
+        sounds = bank.sounds(index)
+        assert len(sounds) == len(same)
+        for sound, item in zip(sounds, same, strict=True):
+            assert (sound - item.latent).abs().max() <= STEP / 2 + 1e-3
+    with pytest.raises(UserInputError, match="--replace"):  # the variants file is never overwritten unasked
+        (model / BANK_FILE).unlink()
+        parser.parse_args(bank_args).run(parser.parse_args(bank_args))
+    without = ["dataset", "reference-bank", str(tmp_path / "cache"), "--model", str(model), "--replace"]
+    assert parser.parse_args(without).run(parser.parse_args(without)) == 0
+    assert not (model / VARIANTS_FILE).exists() and load_bank(model).variants is None
+    negative = parser.parse_args([*bank_args, "--variants", "-1", "--replace"])
+    with pytest.raises(UserInputError, match="--variants"):
+        negative.run(negative)
