@@ -156,3 +156,17 @@ def test_without_steps_a_take_is_sampled_as_its_model_recommends():
     assert command.build_request(args, engine).steps == 7
     args = parser.parse_args([*base, "--steps", "30"])
     assert command.build_request(args, engine).steps == 30
+
+
+def test_a_likened_take_from_a_bank_with_variants_says_how_many_recordings_it_was_laid_out_from(tmp_path, capsys):
+    from foleystudio.engine.builder import save_engine
+    from tests.engine.test_reference_bank import _bank_engine, _variants
+
+    engine = _bank_engine()
+    engine.reference_bank.with_variants(_variants(engine.codec.latent_channels))
+    model = save_engine(engine, tmp_path / "model", "card")
+    code, printed, _ = run_cli(capsys, "generate", "--model", str(model), "--steps", "2", "--duration", "1",
+                               "--prompt", "footsteps on gravel", "--reference-likeness", "1",
+                               "--out", str(tmp_path / "steps.wav"))
+    assert code == 0
+    assert "reference sound from the model's bank: 'footsteps on gravel', laid out from 3 recordings of it" in printed

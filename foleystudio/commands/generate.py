@@ -171,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         report = take.conformance
         heard = "" if take.heard_as is None else f", prompt heard as {take.parameters()['heard_as']}"
         heard += "" if take.bank_reference is None else f", reference sound from the model's bank: {take.bank_reference!r}"
+        heard += "" if (take.reference_recordings or 0) < 2 else f", laid out from {take.reference_recordings} recordings of it"
         print(f"{wav}: seed {take.seed}, model {take.model_id}{heard}, true peak {report.true_peak_dbtp:.1f} dBTP, "
               f"curve deviation {report.max_deviation_lu:.1f} LU; curve in {csv.name}")
     return 0

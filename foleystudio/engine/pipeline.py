@@ -78,6 +78,9 @@ class GeneratedTake:
     # The caption of the bank sound the prompt retrieved as its reference (`read_prompt`);
     # None when no bank sound was used. Shown with the take: it is part of what made it.
     bank_reference: str | None = None
+    # How many recordings of the reference the take's layout drew its events from (reference
+    # likeness above 0: the bank's entry and its variants, or the user's one sound); None without.
+    reference_recordings: int | None = None
 
     def parameters(self) -> dict:
         """Every parameter that made this take, as JSON values (plus the target curve): what a
@@ -107,6 +110,7 @@ class GeneratedTake:
             "region_s": None if self.region_s is None else list(self.region_s),
             "heard_as": None if self.heard_as is None else f"{self.heard_as[0]} ({self.heard_as[1]:.0%})",
             "bank_reference": self.bank_reference,
+            "reference_recordings": self.reference_recordings,
         }
 
 
@@ -281,11 +285,13 @@ def generate(engine: Engine, request: GenerationRequest,
     channels = engine.config.generator.latent_channels
     toned = tone_match_for(engine, inputs)
     request = _likeness_used(engine, request, inputs, plan)
+    recordings = None
     if len(plan.windows) == 1:
         velocity = velocity_for(engine, request, inputs, plan.total_frames)
         start = noise.draw((channels, plan.total_frames), engine.device)
         if request.reference_likeness > 0:
             references = _reference_latents(engine, inputs, reading)
+            recordings = len(references)
             latent = yield from _likened(engine, request, references, velocity, noise, start, config, cancel)
         else:
             latent = yield from sample(velocity, start, config, cancel)
@@ -303,7 +309,8 @@ def generate(engine: Engine, request: GenerationRequest,
         waves = yield from _decoded_stream(engine, pieces, toned)
     samples = int(round(request.duration_s * SAMPLE_RATE))
     curve = target_curve(engine, request)
-    return [_finish(engine, request, waves[index, :, :samples], curve, index, reading)
+    return [dataclasses.replace(_finish(engine, request, waves[index, :, :samples], curve, index, reading),
+                                reference_recordings=recordings)
             for index in range(request.variations)]
 
 

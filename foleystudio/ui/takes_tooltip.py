@@ -28,6 +28,7 @@ _TOOLTIP_FIELDS = (
     ("audio_guidance", "Reference guidance"),
     ("adherence", "Loudness adherence"),
     ("reference_likeness", "Reference likeness"),
+    ("reference_recordings", "Recordings laid out"),
     ("steps", "Steps"),
     ("sampler", "Sampler"),
     ("seed", "Seed"),

@@ -391,3 +391,6 @@ def test_a_bank_sound_is_laid_out_with_its_variants_and_a_variation_remakes_alon
     assert [named["seed"] for _, named in given] == [4, 5]
     alone = run_to_end(generate(engine, dataclasses.replace(request, seed=5, variations=1)))[0]
     assert abs(pair[1].audio - alone.audio).max() < 1e-5
+    assert [take.parameters()["reference_recordings"] for take in pair] == [3, 3]  # the take says so
+    plain = run_to_end(generate(engine, dataclasses.replace(request, reference_likeness=0.0, variations=1)))[0]
+    assert plain.reference_recordings is None

@@ -320,6 +320,13 @@ def test_take_tooltip_says_what_the_model_heard_the_prompt_as(tmp_path):
     assert lines[1:3] == ["On-screen prompt: boots on gravel", "Prompt heard as: footsteps (91%)"]
 
 
+def test_take_tooltip_says_how_many_recordings_a_likened_take_was_laid_out_from(tmp_path):
+    tip = take_tooltip(make_take(tmp_path, "x", bank_reference="leather footsteps", reference_likeness=1.0,
+                                 reference_recordings=4))
+    assert "Reference from the model's bank: leather footsteps" in tip and "Recordings laid out: 4" in tip
+    assert "Recordings laid out" not in take_tooltip(make_take(tmp_path, "y", reference_recordings=None))
+
+
 def test_tooltip_shows_the_measured_integrated_loudness(tmp_path):
     curve = LoudnessCurve.uniform(np.full(12, -20.0), np.full(12, -20.0))
     take = Take(name="x", audio=MediaReference.for_file(make_take(tmp_path, "x").audio.absolute),
