@@ -31,8 +31,11 @@ tone), ``onset_f1``, the take's onsets against the demo's synthesised sound's (i
 the picture's frames) within ``ONSET_TOLERANCE_S``, and ``event_variety_db``, how much one event
 of a take differs from the one before it (the band shapes of the ``VARIETY_S`` after consecutive
 onsets, each centred, mean absolute dB over the bands; near 0 is one sound copied again and again,
-the "machine gun" of copied Foley; None for a take with fewer than two onsets). The synthesised
-sound's variety is given for scale.
+the "machine gun" of copied Foley; None for a take with fewer than two onsets), and
+``repeat_correlation``, how much a take comes round at the period of a plain loop of its bank
+reference (the correlation of its centred latent with itself that many frames later, the
+reference's length less the loop's crossfade, best of the lags within a frame of it; near 1 is a
+loop heard as a loop). The synthesised sound's variety is given for scale.
 
 The judge hears ``JUDGE_SECONDS`` of a take, as it was trained on the first 4 s of library clips:
 the stretch that starts ``LEAD_S`` before the take's loudest moment (a library file starts at its
@@ -202,13 +205,33 @@ def _closeness(engine, reference_caption: str | None, audios: list[np.ndarray], 
     if reference_caption is None or bank is None:
         return {**result, "reference_distance_db": None}
     config = engine.codec.config
-    reference = band_shape_db(bank.latent(bank.captions.index(reference_caption))[None], config)[0]
-    distances = []
+    reference_latent = bank.latent(bank.captions.index(reference_caption))
+    reference = band_shape_db(reference_latent[None], config)[0]
+    distances, repeats = [], []
     with torch.no_grad():
         for audio in audios:
-            shape = band_shape_db(_latent_of(engine, audio), config)[0]
+            latent = _latent_of(engine, audio)
+            shape = band_shape_db(latent, config)[0]
             distances.append(float(((shape - shape.mean()) - (reference - reference.mean())).abs().mean()))
-    return {**result, "reference_distance_db": float(np.mean(distances))}
+            repeats.append(repeat_correlation(engine, latent[0], reference_latent.shape[1]))
+    return {**result, "reference_distance_db": float(np.mean(distances)),
+            "repeat_correlation": float(np.mean(repeats))}
+
+
+def repeat_correlation(engine, latent, reference_frames: int) -> float:
+    """How much a latent [C, T] comes round at a plain loop's period of a reference
+    ``reference_frames`` long (module docstring); 0 when the take is too short to tell."""
+    from foleystudio.engine.reference_layout import LOOP_FADE_S
+
+    period = reference_frames - min(round(LOOP_FADE_S * engine.generator.latent_rate), reference_frames // 4)
+    centred = latent - latent.mean(dim=1, keepdim=True)
+    best = 0.0
+    for lag in range(max(1, period - 1), period + 2):
+        if lag >= centred.shape[1] - 1:
+            continue
+        a, b = centred[:, :-lag].flatten(), centred[:, lag:].flatten()
+        best = max(best, float((a * b).sum() / ((a * a).sum() * (b * b).sum()).sqrt().clamp_min(1e-12)))
+    return best
 
 
 def _latent_of(engine, audio: np.ndarray):

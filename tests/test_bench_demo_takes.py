@@ -168,3 +168,22 @@ def test_event_variety_tells_one_step_copied_from_steps_that_differ():
     assert same is not None and varied is not None
     assert varied > same + 3.0
     assert bench.event_variety_db(engine, _steps([0.9])) is None  # one event: nothing to compare
+
+
+def test_repeat_correlation_hears_a_plain_loop_and_not_noise():
+    import torch
+
+    from foleystudio.engine.builder import build_engine
+    from foleystudio.engine.config import TINY
+    from foleystudio.engine.reference_layout import loop
+
+    bench = _bench()
+    engine = build_engine(TINY)
+    generator = torch.Generator().manual_seed(0)
+    reference = torch.randn(engine.codec.latent_channels, 40, generator=generator)
+    fade = round(0.25 * engine.generator.latent_rate)
+    looped = loop(reference, 200, fade)
+    assert bench.repeat_correlation(engine, looped, 40) > 0.8
+    noise = torch.randn(engine.codec.latent_channels, 200, generator=generator)
+    assert abs(bench.repeat_correlation(engine, noise, 40)) < 0.2
+    assert bench.repeat_correlation(engine, looped[:, :20], 40) == 0.0  # too short to tell

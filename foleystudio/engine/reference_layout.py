@@ -18,7 +18,9 @@ How, for a take with likeness ``L`` in (0, 1]:
    its loudness spreads over less than ``STEADY_RANGE_DB``), or whatever it is when the first pass
    has no onsets: the first recording only (an ambience that changed recording every few seconds
    would change place: the bank's "wind" recordings differ by 6.6 dB of band shape), repeated,
-   each restart crossfaded over ``LOOP_FADE_S``, each frame's level following the first pass's
+   each repeat from a point in its first half drawn by the take's seed (`restart_offsets`: a loop
+   that comes round at one fixed period is heard as a loop), each restart crossfaded over
+   ``LOOP_FADE_S``, each frame's level following the first pass's
    loudness over ``LEVEL_WINDOW_S`` (400 ms, the momentary window), so the reference's own
    short-term movement stays. *Placed*, otherwise: at each onset of the first pass (a rise of at
    least ``RISE_DB`` within ``BACK_S``, within ``RANGE_DB`` of its loudest, at most one per
@@ -135,7 +137,7 @@ def lay_out(codec, references: torch.Tensor | Sequence[torch.Tensor], first_pass
     starts = onsets(_mono_db(levels), frame_rate)
     found = references[0]
     if found.shape[1] >= LOOP_MIN_S * frame_rate and (not starts or is_steady(codec, found)):
-        return _looped(codec, found, levels, frame_rate)
+        return _looped(codec, found, levels, frame_rate, seed)
     toned = ToneMatch(codec, torch.cat(references, dim=1), 1.0)(first_pass[None])[0]
     if not starts:
         return toned
@@ -179,26 +181,37 @@ def _with_band_change(latent: torch.Tensor, change_db: torch.Tensor, config) -> 
     return (stacked + (change_db / config.scale_db)[None, None, :, None]).reshape(channels, frames)
 
 
-def _looped(codec, reference: torch.Tensor, levels: torch.Tensor, frame_rate: float) -> torch.Tensor:
-    looped = loop(reference, levels.shape[1], round(LOOP_FADE_S * frame_rate))
+def _looped(codec, reference: torch.Tensor, levels: torch.Tensor, frame_rate: float, seed: int) -> torch.Tensor:
+    looped = loop(reference, levels.shape[1], round(LOOP_FADE_S * frame_rate), restart_offsets(reference, seed))
     width = max(1, round(LEVEL_WINDOW_S * frame_rate))
     lift = _smoothed_db(levels, width) - _smoothed_db(frame_loudness_db(codec, looped), width)
     return codec.shift_loudness(looped[None], lift[None])[0]
 
 
-def loop(reference: torch.Tensor, frames: int, fade: int) -> torch.Tensor:
+def restart_offsets(reference: torch.Tensor, seed: int, count: int = 64) -> list[int]:
+    """Where each repeat of a loop after the first starts in ``reference`` [C, R]: frames drawn by
+    ``seed`` from its first half, so every repeat is at least half the recording long and the loop
+    does not come round at one fixed period (a 3 s wind repeating every 3 s is heard as a loop)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, max(1, reference.shape[1] // 2), (count,), generator=generator).tolist()
+
+
+def loop(reference: torch.Tensor, frames: int, fade: int, offsets: Sequence[int] = ()) -> torch.Tensor:
     """``reference`` [C, R] repeated to ``frames``, each restart crossfaded over ``fade`` frames (at
     most a quarter of R): the band levels glide from the end into the start, so the loop has no
-    jump where it starts over."""
+    jump where it starts over. Repeat k (from 1) starts ``offsets[k - 1]`` frames into the
+    reference (at most half of R; 0 once the offsets run out)."""
     fade = max(0, min(fade, reference.shape[1] // 4))
     looped = reference
     weights = torch.linspace(0.0, 1.0, fade + 2, dtype=reference.dtype, device=reference.device)[1:-1]
+    repeats = iter(offsets)
     while looped.shape[1] < frames:
+        following = reference[:, min(next(repeats, 0), reference.shape[1] // 2):]
         if fade:
-            joined = (1.0 - weights) * looped[:, -fade:] + weights * reference[:, :fade]
-            looped = torch.cat([looped[:, :-fade], joined, reference[:, fade:]], dim=1)
+            joined = (1.0 - weights) * looped[:, -fade:] + weights * following[:, :fade]
+            looped = torch.cat([looped[:, :-fade], joined, following[:, fade:]], dim=1)
         else:
-            looped = torch.cat([looped, reference], dim=1)
+            looped = torch.cat([looped, following], dim=1)
     return looped[:, :frames]
 
 

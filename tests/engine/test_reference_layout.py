@@ -11,8 +11,8 @@ from foleystudio.engine.builder import build_engine
 from foleystudio.engine.config import TINY
 from foleystudio.engine.pipeline import condition_inputs, generate, run_to_end
 from foleystudio.engine.reference_layout import (
-    GAP_S, LOOP_MIN_S, is_steady, lay_out, loop, onsets, reference_event, reference_events, round_robin,
-    start_point)
+    GAP_S, LOOP_FADE_S, LOOP_MIN_S, is_steady, lay_out, loop, onsets, reference_event, reference_events,
+    restart_offsets, round_robin, start_point)
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import GenerationCancelled, SamplerConfig, sample, time_grid
 from foleystudio.engine.tone_match import ToneMatch, band_shape_db
@@ -172,7 +172,7 @@ def test_a_steady_sound_loops_the_recording_found_and_never_its_variants():
     found = _latent([-30.0 + 3.0 * ((frame % 4) > 1) for frame in range(frames)], tilt_db=1.0)
     other = _latent([-30.0] * frames, tilt_db=-1.0)  # another place's wind
     laid = lay_out(codec, [found, other], first, RATE, seed=2)
-    assert torch.equal(laid, lay_out(codec, found, first, RATE))
+    assert torch.equal(laid, lay_out(codec, found, first, RATE, seed=2))
 
 
 def test_a_steady_take_gets_a_long_reference_looped_at_its_level():
@@ -224,6 +224,33 @@ def test_a_loop_glides_over_its_restarts():
     assert float(smooth.diff(dim=1).abs().max()) < 0.3
     torch.testing.assert_close(smooth[:, :15], reference[:, :15])  # untouched until the first fade
     assert torch.equal(loop(reference, 70, 50), loop(reference, 70, 5))  # at most a quarter of it
+
+
+def test_a_loops_repeats_start_at_points_the_seed_draws_from_the_first_half():
+    reference = torch.arange(20.0)[None].expand(3, 20)  # frame k of the recording reads k
+    looped = loop(reference, 60, 0, [4, 9, 0])
+    assert looped[0].tolist() == list(range(20)) + list(range(4, 20)) + list(range(9, 20)) + list(range(0, 13))
+    assert loop(reference, 60, 0, [15])[0, 20:30].tolist() == list(range(10, 20))  # at most half in
+    offsets = restart_offsets(reference, seed=3)
+    assert offsets == restart_offsets(reference, seed=3) and offsets != restart_offsets(reference, seed=4)
+    assert all(0 <= offset < 10 for offset in offsets) and len(set(offsets)) > 1
+
+
+def test_a_looped_take_does_not_come_round_at_the_recordings_length():
+    codec = build_engine(TINY).codec
+    frames = math.ceil(LOOP_MIN_S * RATE) + 7
+    wobble = torch.randn(frames, generator=torch.Generator().manual_seed(0)).mul(2.0).add(-30.0).tolist()
+    reference = _latent(wobble, tilt_db=1.0)
+    assert is_steady(codec, reference)
+    first = _latent([-25.0] * (5 * frames))
+    period = frames - min(round(LOOP_FADE_S * RATE), frames // 4)  # a plain loop's, with its crossfades
+
+    def repeats(latent) -> bool:
+        levels = _loudness(codec, latent).mean(0)
+        return torch.allclose(levels[2 * period:4 * period], levels[period:3 * period], atol=0.05)
+
+    assert repeats(loop(reference, 5 * frames, round(LOOP_FADE_S * RATE)))
+    assert not repeats(lay_out(codec, reference, first, RATE, seed=1))
 
 
 def test_a_steady_take_with_a_short_reference_takes_its_tone_only():
