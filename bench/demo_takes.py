@@ -187,10 +187,9 @@ def _without_captions(index, captions: set[str]):
 
 
 def _closeness(engine, reference_caption: str | None, audios: list[np.ndarray], synthesised: np.ndarray) -> dict:
-    """Mean distance of the takes' band shapes from their bank reference's (dB; None without one) and
-    mean onset F1 of the takes against the synthesised sound's onsets."""
-    import torch
-
+    """Mean distance of the takes' band shapes from their bank reference's (dB; None without one),
+    mean onset F1 of the takes against the synthesised sound's onsets, event variety and repeat
+    correlation (module docstring). Each take is encoded once."""
     from foleystudio.engine.tone_match import band_shape_db
     from foleystudio.training.onsets import detect_onsets, onset_f1
 
@@ -198,7 +197,9 @@ def _closeness(engine, reference_caption: str | None, audios: list[np.ndarray], 
         return {}
     events = detect_onsets(synthesised, RATE)
     f1 = [onset_f1(detect_onsets(audio, RATE), events, ONSET_TOLERANCE_S).f1 for audio in audios]
-    varieties = [v for audio in audios if (v := event_variety_db(engine, audio)) is not None]
+    latents = [_latent_of(engine, audio) for audio in audios]
+    varieties = [v for audio, latent in zip(audios, latents, strict=True)
+                 if (v := event_variety_db(engine, audio, latent)) is not None]
     result = {"onset_f1": float(np.mean(f1)), "event_variety_db": float(np.mean(varieties)) if varieties else None,
               "synthesised_event_variety_db": event_variety_db(engine, synthesised)}
     bank = engine.reference_bank
@@ -208,12 +209,10 @@ def _closeness(engine, reference_caption: str | None, audios: list[np.ndarray], 
     reference_latent = bank.latent(bank.captions.index(reference_caption))
     reference = band_shape_db(reference_latent[None], config)[0]
     distances, repeats = [], []
-    with torch.no_grad():
-        for audio in audios:
-            latent = _latent_of(engine, audio)
-            shape = band_shape_db(latent, config)[0]
-            distances.append(float(((shape - shape.mean()) - (reference - reference.mean())).abs().mean()))
-            repeats.append(repeat_correlation(engine, latent[0], reference_latent.shape[1]))
+    for latent in latents:
+        shape = band_shape_db(latent, config)[0]
+        distances.append(float(((shape - shape.mean()) - (reference - reference.mean())).abs().mean()))
+        repeats.append(repeat_correlation(engine, latent[0], reference_latent.shape[1]))
     return {**result, "reference_distance_db": float(np.mean(distances)),
             "repeat_correlation": float(np.mean(repeats))}
 
@@ -221,9 +220,9 @@ def _closeness(engine, reference_caption: str | None, audios: list[np.ndarray], 
 def repeat_correlation(engine, latent, reference_frames: int) -> float:
     """How much a latent [C, T] comes round at a plain loop's period of a reference
     ``reference_frames`` long (module docstring); 0 when the take is too short to tell."""
-    from foleystudio.engine.reference_layout import LOOP_FADE_S
+    from foleystudio.engine.reference_layout import loop_period
 
-    period = reference_frames - min(round(LOOP_FADE_S * engine.generator.latent_rate), reference_frames // 4)
+    period = loop_period(reference_frames, engine.generator.latent_rate)
     centred = latent - latent.mean(dim=1, keepdim=True)
     best = 0.0
     for lag in range(max(1, period - 1), period + 2):
@@ -241,14 +240,14 @@ def _latent_of(engine, audio: np.ndarray):
         return engine.codec.encode(torch.tensor(audio)[None].to(engine.device)).cpu()
 
 
-def event_variety_db(engine, audio: np.ndarray) -> float | None:
+def event_variety_db(engine, audio: np.ndarray, latent=None) -> float | None:
     """Mean band-shape difference (dB) between consecutive events of a (2, n) take (module
-    docstring); None with fewer than two onsets."""
+    docstring; ``latent``: its codec latent when the caller has it); None with fewer than two onsets."""
     from foleystudio.engine.tone_match import band_shape_db
     from foleystudio.training.onsets import detect_onsets
 
     rate = engine.generator.latent_rate
-    latent = _latent_of(engine, audio)
+    latent = _latent_of(engine, audio) if latent is None else latent
     length = max(1, round(VARIETY_S * rate))
     starts = [round(t * rate) for t in detect_onsets(audio, RATE) if round(t * rate) + length <= latent.shape[-1]]
     if len(starts) < 2:

@@ -309,8 +309,7 @@ def generate(engine: Engine, request: GenerationRequest,
         waves = yield from _decoded_stream(engine, pieces, toned)
     samples = int(round(request.duration_s * SAMPLE_RATE))
     curve = target_curve(engine, request)
-    return [dataclasses.replace(_finish(engine, request, waves[index, :, :samples], curve, index, reading),
-                                reference_recordings=recordings)
+    return [_finish(engine, request, waves[index, :, :samples], curve, index, reading, recordings)
             for index in range(request.variations)]
 
 
@@ -404,15 +403,16 @@ def _decoded_stream(engine: Engine, pieces: Generator[Step | LatentPiece, None, 
 
 
 def _finish(engine: Engine, request: GenerationRequest, wave: np.ndarray, curve: LoudnessCurve,
-            variation: int, reading: PromptReading) -> GeneratedTake:
-    """Conform one decoded variation to the curve and measure what came out."""
+            variation: int, reading: PromptReading, recordings: int | None = None) -> GeneratedTake:
+    """Conform one decoded variation to the curve and measure what came out; ``recordings``: how
+    many recordings of the reference its layout drew from (reference likeness), else None."""
     wave = np.nan_to_num(np.ascontiguousarray(wave, dtype=np.float32))
     result = conform_to_curve(wave, SAMPLE_RATE, curve, request.adherence)
     return GeneratedTake(
         audio=result.audio, sample_rate=SAMPLE_RATE, measured_curve=loudness_curve(result.audio, SAMPLE_RATE),
         target_curve=curve, conformance=result, request=request, variation=variation,
         seed=request.seed + variation, model_id=engine.model_id, heard_as=reading.heard_as,
-        bank_reference=reading.bank_caption,
+        bank_reference=reading.bank_caption, reference_recordings=recordings,
     )
 
 

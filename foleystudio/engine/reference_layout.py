@@ -196,12 +196,22 @@ def restart_offsets(reference: torch.Tensor, seed: int, count: int = 64) -> list
     return torch.randint(0, max(1, reference.shape[1] // 2), (count,), generator=generator).tolist()
 
 
+def loop_period(reference_frames: int, frame_rate: float) -> int:
+    """Frames between the restarts of a plain loop (no offsets) of a reference that long: its length
+    less the crossfade `_looped` gives it."""
+    return reference_frames - _fade_frames(round(LOOP_FADE_S * frame_rate), reference_frames)
+
+
+def _fade_frames(fade: int, reference_frames: int) -> int:
+    return max(0, min(fade, reference_frames // 4))
+
+
 def loop(reference: torch.Tensor, frames: int, fade: int, offsets: Sequence[int] = ()) -> torch.Tensor:
     """``reference`` [C, R] repeated to ``frames``, each restart crossfaded over ``fade`` frames (at
     most a quarter of R): the band levels glide from the end into the start, so the loop has no
     jump where it starts over. Repeat k (from 1) starts ``offsets[k - 1]`` frames into the
     reference (at most half of R; 0 once the offsets run out)."""
-    fade = max(0, min(fade, reference.shape[1] // 4))
+    fade = _fade_frames(fade, reference.shape[1])
     looped = reference
     weights = torch.linspace(0.0, 1.0, fade + 2, dtype=reference.dtype, device=reference.device)[1:-1]
     repeats = iter(offsets)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
 
 from foleystudio.engine.reference_bank import ReferenceBank
 from foleystudio.errors import UserInputError
@@ -31,28 +30,16 @@ def build_reference_bank(cache, latent_channels: int, seconds: float = DEFAULT_S
         raise UserInputError(f"{cache.folder}: its latents are not this model's ({latent_channels} channels); "
                              "build the cache with the model's codec ('dataset features --model')")
     frames = max(1, math.ceil(seconds * rate))
-    entries, extra = _Entries(), _Entries()
+    entries, extra = [], []  # (latent, caption, category): each caption's first clip, and its next ones
     taken: Counter = Counter()
     for item in cache.items("train", waves=False):
         if not item.caption or item.latent is None or taken[item.caption] > variants:
             continue
-        (extra if taken[item.caption] else entries).add(item.latent[:, :frames], item.caption, item.category or "")
+        (extra if taken[item.caption] else entries).append((item.latent[:, :frames], item.caption, item.category or ""))
         taken[item.caption] += 1
-    if not entries.latents:
+    if not entries:
         raise UserInputError(f"{cache.folder}: no captioned training clips to build a reference bank from")
-    bank = ReferenceBank(entries.latents, entries.captions, entries.categories)
-    if extra.latents:
-        bank.with_variants(ReferenceBank(extra.latents, extra.captions, extra.categories))
+    bank = ReferenceBank(*zip(*entries, strict=True))
+    if extra:
+        bank.with_variants(ReferenceBank(*zip(*extra, strict=True)))
     return bank
-
-
-@dataclass
-class _Entries:
-    latents: list = field(default_factory=list)
-    captions: list = field(default_factory=list)
-    categories: list = field(default_factory=list)
-
-    def add(self, latent, caption: str, category: str) -> None:
-        self.latents.append(latent)
-        self.captions.append(caption)
-        self.categories.append(category)

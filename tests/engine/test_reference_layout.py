@@ -11,7 +11,7 @@ from foleystudio.engine.builder import build_engine
 from foleystudio.engine.config import TINY
 from foleystudio.engine.pipeline import condition_inputs, generate, run_to_end
 from foleystudio.engine.reference_layout import (
-    GAP_S, LOOP_FADE_S, LOOP_MIN_S, is_steady, lay_out, loop, onsets, reference_event, reference_events,
+    GAP_S, LOOP_FADE_S, LOOP_MIN_S, is_steady, lay_out, loop, loop_period, onsets, reference_event, reference_events,
     restart_offsets, round_robin, start_point)
 from foleystudio.engine.request import GenerationRequest
 from foleystudio.engine.sampler import GenerationCancelled, SamplerConfig, sample, time_grid
@@ -243,7 +243,7 @@ def test_a_looped_take_does_not_come_round_at_the_recordings_length():
     reference = _latent(wobble, tilt_db=1.0)
     assert is_steady(codec, reference)
     first = _latent([-25.0] * (5 * frames))
-    period = frames - min(round(LOOP_FADE_S * RATE), frames // 4)  # a plain loop's, with its crossfades
+    period = loop_period(frames, RATE)  # a plain loop's, with its crossfades
 
     def repeats(latent) -> bool:
         levels = _loudness(codec, latent).mean(0)
